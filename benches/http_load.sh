@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# HTTP load bench: starts the release binary, seeds posts, and drives each
+# workload over loopback with wrk, printing requests/s, p50 and p99 side by
+# side with a trivial route of the same binary (/healthz, no auth, no
+# store) as the machine's limit. The load generator shares the 2 cores.
+#
+#   benches/http_load.sh            full run (10 s per workload)
+#   benches/http_load.sh --quick    a few seconds per workload, before a commit
+#
+# Env: DURATION (seconds), CONNECTIONS (default 16), STORE (memory|postgres),
+# DATABASE_URL (postgres: a server to create a scratch database on).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+[ "${1:-}" = "--quick" ] && DURATION=${DURATION_QUICK:-3}
+CONNECTIONS=${CONNECTIONS:-16}
+STORE=${STORE:-memory}
+PORT=${PORT:-8099}
+BASE="http://127.0.0.1:$PORT"
+BIN=target/release/posts-api
+WRK="wrk -t2 -c$CONNECTIONS -d${DURATION}s --latency"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release --quiet
+
+SERVER_PID=""
+stop_server() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""; }
+trap stop_server EXIT
+
+# start_server SEED_POSTS: the binary on $PORT with that many posts.
+start_server() {
+  stop_server
+  local extra=()
+  if [ "$STORE" = postgres ]; then
+    local db="posts_bench_$$"
+    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+    BENCH_DB_URL="${DATABASE_URL%/*}/$db"
+    extra=(STORE=postgres DATABASE_URL="$BENCH_DB_URL" JWT_SECRET=bench-secret)
+  fi
+  env "${extra[@]}" SEED_POSTS="$1" BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+    LOGIN_MAX_FAILURES=0 LOGIN_MAX_FAILURES_PER_ADDR=0 "$BIN" >/dev/null 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 600); do curl -sf "$BASE/healthz" >/dev/null && return 0; sleep 0.1; done
+  echo "server did not start" >&2; exit 1
+}
+
+token() {
+  curl -sf -X POST "$BASE/login" -d 'username=seed@example.com&password=seed-password' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+# run NAME WRK-ARGS...: one workload; prints a table row and keeps figures.
+declare -A RPS P50 P99
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v } else { sub(/s$/, "", v); print v*1000 } }'; }
+run() {
+  local name=$1; shift
+  local out; out=$("$@" 2>&1)
+  RPS[$name]=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+  P50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+  P99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+  local errors; errors=$(awk '/Non-2xx/ { print $5 }' <<<"$out")
+  printf '| %-28s | %10s | %8.3f | %8.3f | %s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "${errors:+non-2xx: $errors}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) store=$STORE duration=${DURATION}s connections=$CONNECTIONS $(nproc) cores"
+echo "| workload | req/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|"
+
+start_server 1000
+T=$(token); AUTH="Authorization: Bearer $T"
+run "healthz (limit)" $WRK "$BASE/healthz"
+run "GET /posts/{id}" $WRK -H "$AUTH" "$BASE/posts/500"
+run "GET /posts?limit=10 (1k)" $WRK -H "$AUTH" "$BASE/posts?limit=10"
+run "GET /posts?search= (1k)" $WRK -H "$AUTH" "$BASE/posts?search=number%20999"
+WRK_BODY='{"title": "bench", "content": "a post from the load bench"}' \
+  run "POST /posts" $WRK -s benches/wrk/post.lua -H "$AUTH" "$BASE/posts"
+WRK_POSTS=1000 run "POST /vote" $WRK -s benches/wrk/vote.lua -H "$AUTH" "$BASE/vote"
+WRK_BODY='username=seed@example.com&password=seed-password' WRK_CONTENT_TYPE=application/x-www-form-urlencoded \
+  run "POST /login (cost 12)" wrk -t2 -c4 -d${DURATION}s --latency -s benches/wrk/post.lua "$BASE/login"
+
+# The login storm: authenticated reads while 4 logins run without pause.
+WRK_BODY='username=seed@example.com&password=seed-password' WRK_CONTENT_TYPE=application/x-www-form-urlencoded \
+  wrk -t1 -c4 -d$((DURATION + 2))s -s benches/wrk/post.lua "$BASE/login" >/dev/null 2>&1 &
+STORM=$!
+sleep 1
+run "GET /posts/{id} + login storm" $WRK -H "$AUTH" "$BASE/posts/500"
+wait $STORM || true
+
+start_server 1000000
+T=$(token); AUTH="Authorization: Bearer $T"
+run "GET /posts?limit=10 (1M)" $WRK -H "$AUTH" "$BASE/posts?limit=10"
+run "GET /posts?search= (1M)" $WRK -H "$AUTH" "$BASE/posts?search=number%20999"
+RSS_KB=$(awk '/VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+stop_server
+
+echo
+echo "| target | measured | goal |"
+echo "|---|---|---|"
+echo "| GET /posts/{id} req/s over healthz | $(ratio "${RPS[GET /posts/{id}]}" "${RPS[healthz (limit)]}") | >= 0.60 (memory) |"
+echo "| first page p50, 1M over 1k | $(ratio "${P50[GET /posts?limit=10 (1M)]}" "${P50[GET /posts?limit=10 (1k)]}") | <= 1.5 |"
+echo "| read p99 with login storm over without | $(ratio "${P99[GET /posts/{id} + login storm]}" "${P99[GET /posts/{id}]}") | <= 3 |"
+echo "| resident memory at 1M posts | $((RSS_KB / 1024)) MiB | (memory store) |"

@@ -1,0 +1,245 @@
+//! Access tokens as HS256 JWTs over `jsonwebtoken`: `sub`, `iat`, `exp`,
+//! `jti`, and a `kid` header naming the signing key so keys can rotate.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::UserId;
+use crate::ports::{Clock, IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
+
+/// Makes token ids; injected so tests can predict them.
+pub type TokenIdSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The claims on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+struct Key {
+    kid: String,
+    decoding: DecodingKey,
+}
+
+/// Issues and verifies tokens; signs with the current key, verifies with
+/// the current and every previous key.
+pub struct JwtTokens {
+    encoding: EncodingKey,
+    kid: String,
+    keys: Vec<Key>,
+    validation: Validation,
+    lifetime: Duration,
+    clock: Arc<dyn Clock>,
+    token_ids: TokenIdSource,
+}
+
+/// A key id that names a secret without revealing it: the first 8 bytes of
+/// its SHA-256, in hex.
+pub fn key_id(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Random token ids (UUID v4).
+pub fn random_token_ids() -> TokenIdSource {
+    Arc::new(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+impl JwtTokens {
+    /// Tokens signed with `secret`, also verified with `previous`, living
+    /// `lifetime` by `clock`.
+    pub fn new(
+        secret: &str,
+        previous: &[String],
+        lifetime: Duration,
+        clock: Arc<dyn Clock>,
+        token_ids: TokenIdSource,
+    ) -> Self {
+        let keys = std::iter::once(secret)
+            .chain(previous.iter().map(String::as_str))
+            .map(|s| Key {
+                kid: key_id(s),
+                decoding: DecodingKey::from_secret(s.as_bytes()),
+            })
+            .collect();
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked exactly against the injected clock below; the
+        // library's own check would use the system time with 60 s leeway.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            kid: key_id(secret),
+            keys,
+            validation,
+            lifetime,
+            clock,
+            token_ids,
+        }
+    }
+
+    fn decode(&self, token: &str) -> Option<Claims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::HS256 {
+            return None;
+        }
+        // The kid picks the key; a token without a known kid tries them all.
+        let by_kid: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| header.kid.as_deref() == Some(&k.kid))
+            .collect();
+        let candidates = if by_kid.is_empty() {
+            self.keys.iter().collect()
+        } else {
+            by_kid
+        };
+        candidates
+            .into_iter()
+            .find_map(|key| {
+                jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).ok()
+            })
+            .map(|data| data.claims)
+    }
+}
+
+impl TokenIssuer for JwtTokens {
+    fn issue(&self, user_id: UserId) -> IssuedToken {
+        let now = self.clock.now();
+        let expires_at = now + self.lifetime;
+        let claims = Claims {
+            sub: user_id.to_string(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            jti: (self.token_ids)(),
+        };
+        let header = Header {
+            kid: Some(self.kid.clone()),
+            ..Header::new(Algorithm::HS256)
+        };
+        // HS256 over serialisable claims with an HMAC key cannot fail.
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
+        IssuedToken {
+            token,
+            claims: TokenClaims {
+                user_id,
+                token_id: TokenId(claims.jti),
+                expires_at: OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(expires_at),
+            },
+            expires_in: self.lifetime.whole_seconds(),
+        }
+    }
+}
+
+impl TokenVerifier for JwtTokens {
+    fn verify(&self, token: &str) -> Option<TokenClaims> {
+        let claims = self.decode(token)?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp).ok()?;
+        // Valid strictly before `exp` (RFC 7519 4.1.4), with no leeway.
+        if self.clock.now() >= expires_at {
+            return None;
+        }
+        let user_id = parse_subject(&claims.sub)?;
+        if claims.jti.is_empty() {
+            return None;
+        }
+        Some(TokenClaims {
+            user_id,
+            token_id: TokenId(claims.jti),
+            expires_at,
+        })
+    }
+}
+
+/// A `sub` is a user id in canonical decimal: no sign, no leading zeros.
+fn parse_subject(sub: &str) -> Option<UserId> {
+    if sub.is_empty() || sub.starts_with('0') || !sub.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    UserId::new(sub.parse().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::clock::ManualClock;
+
+    fn tokens(secret: &str, previous: &[&str], clock: &ManualClock) -> JwtTokens {
+        let previous: Vec<String> = previous.iter().map(|s| (*s).to_owned()).collect();
+        JwtTokens::new(
+            secret,
+            &previous,
+            Duration::minutes(30),
+            Arc::new(clock.clone()),
+            random_token_ids(),
+        )
+    }
+
+    #[test]
+    fn issued_tokens_verify_until_exp() {
+        let clock = ManualClock::starting_now();
+        let jwt = tokens("s1", &[], &clock);
+        let issued = jwt.issue(UserId::new(7).unwrap());
+        assert_eq!(issued.expires_in, 1800);
+        let claims = jwt.verify(&issued.token).expect("valid");
+        assert_eq!(claims.user_id.get(), 7);
+        assert_eq!(claims, issued.claims);
+        clock.advance(Duration::seconds(1799));
+        assert!(jwt.verify(&issued.token).is_some());
+        clock.advance(Duration::seconds(1));
+        assert!(
+            jwt.verify(&issued.token).is_none(),
+            "expired exactly at exp"
+        );
+    }
+
+    #[test]
+    fn previous_keys_verify_and_unknown_keys_do_not() {
+        let clock = ManualClock::starting_now();
+        let old = tokens("old", &[], &clock)
+            .issue(UserId::new(1).unwrap())
+            .token;
+        assert!(tokens("new", &["old"], &clock).verify(&old).is_some());
+        assert!(tokens("new", &[], &clock).verify(&old).is_none());
+    }
+
+    #[test]
+    fn subjects_must_be_canonical_positive_ids() {
+        assert_eq!(parse_subject("42").map(UserId::get), Some(42));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "01",
+            "1.0",
+            " 1",
+            "9223372036854775808",
+            "abc",
+        ] {
+            assert!(parse_subject(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn header_names_the_key() {
+        let clock = ManualClock::starting_now();
+        let token = tokens("s1", &[], &clock)
+            .issue(UserId::new(1).unwrap())
+            .token;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(key_id("s1").as_str()));
+        assert_eq!(header.alg, Algorithm::HS256);
+    }
+}

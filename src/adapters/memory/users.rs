@@ -1,0 +1,144 @@
+//! `UserStore` over DashMap.
+
+use async_trait::async_trait;
+use dashmap::mapref::entry::Entry;
+use time::OffsetDateTime;
+
+use super::{MemoryStore, UserRecord, next_id, read, write};
+use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
+use crate::ports::{CreateUserError, TokenId, UserStore};
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
+        let inner = &self.inner;
+        // The email entry is the unique index: holding it makes check and
+        // insert one atomic step.
+        let Entry::Vacant(slot) = inner.emails.entry(new.email.as_str().to_owned()) else {
+            return Err(CreateUserError::EmailTaken);
+        };
+        let id = next_id(&inner.next_user_id);
+        let user = User {
+            id: UserId::new(id)
+                .ok_or_else(|| StoreError::Unavailable("user ids exhausted".into()))?,
+            email: new.email,
+            role: new.role,
+            created_at: inner.clock.now(),
+        };
+        inner.users.insert(
+            id,
+            UserRecord {
+                user: user.clone(),
+                hash: new.password_hash,
+            },
+        );
+        slot.insert(id);
+        write(&inner.user_order).insert(id);
+        Ok(user)
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.inner.user(id))
+    }
+
+    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError> {
+        if self.inner.revoked.contains_key(&token.0) {
+            return Ok(None);
+        }
+        Ok(self.inner.user(id))
+    }
+
+    async fn get_credentials(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        let Some(id) = self.inner.emails.get(email.as_str()).map(|r| *r) else {
+            return Ok(None);
+        };
+        Ok(self
+            .inner
+            .users
+            .get(&id)
+            .map(|r| (r.user.clone(), r.hash.clone())))
+    }
+
+    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError> {
+        let ids: Vec<i64> = {
+            let order = read(&self.inner.user_order);
+            let skip = usize::try_from(page.skip()).unwrap_or(usize::MAX);
+            order
+                .iter()
+                .skip(skip)
+                .take(page.limit() as usize)
+                .copied()
+                .collect()
+        };
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| self.inner.users.get(&id).map(|r| r.user.clone()))
+            .collect())
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError> {
+        Ok(self.inner.users.get_mut(&id.get()).map(|mut r| {
+            r.user.role = role;
+            r.user.clone()
+        }))
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let Some((_, record)) = inner.users.remove(&id.get()) else {
+            return Ok(false);
+        };
+        write(&inner.user_order).remove(&id.get());
+        inner
+            .emails
+            .remove_if(record.user.email.as_str(), |_, owner| *owner == id.get());
+        // Posts and votes created concurrently with this scan re-check the
+        // owner after inserting, so none outlives the user.
+        let owned: Vec<i64> = inner
+            .posts
+            .iter()
+            .filter(|p| p.owner_id == id)
+            .map(|p| *p.key())
+            .collect();
+        for post in owned {
+            self.remove_post(post);
+        }
+        for mut post in inner.posts.iter_mut() {
+            post.remove_voter(id);
+        }
+        Ok(true)
+    }
+
+    async fn revoke_token(
+        &self,
+        _user: UserId,
+        token: &TokenId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner.revoked.insert(token.0.clone(), expires_at);
+        // Forget expired revocations once the table has doubled, so it
+        // stays proportional to the tokens still alive.
+        let len = inner.revoked.len();
+        if len > 1024
+            && len
+                > 2 * inner
+                    .revoked_after_purge
+                    .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let now = inner.clock.now();
+            inner.revoked.retain(|_, exp| *exp > now);
+            inner
+                .revoked_after_purge
+                .store(inner.revoked.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! Adapters: the ports implemented over real technology.
+
+pub mod bcrypt;
+pub mod clock;
+pub mod jwt;
+pub mod memory;
+pub mod postgres;

@@ -1,0 +1,50 @@
+//! The migrations runner: the plain SQL files of `migrations/`, embedded
+//! at build time (`build.rs` rebuilds when one changes) and applied by
+//! refinery, which records them in `refinery_schema_history` and refuses
+//! to start when an applied file was edited (divergent checksum).
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The advisory lock key instances take while migrating ("posts-ap").
+const MIGRATION_LOCK: i64 = 0x706f_7374_732d_6170;
+
+/// Applies the pending migrations on `client`; the names applied. Holds a
+/// session advisory lock meanwhile, so that instances starting together
+/// migrate one after the other instead of racing.
+pub(super) async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<String>, String> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+    let report = embedded::migrations::runner().run_async(client).await;
+    // The lock dies with the session anyway; unlocking keeps the pooled
+    // connection clean.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    let report = report.map_err(|e| e.to_string())?;
+    unlocked.map_err(|e| format!("cannot release the migration lock: {e}"))?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| format!("V{}__{}", m.version(), m.name()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_file_is_embedded_in_order() {
+        let names: Vec<String> = super::embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| format!("V{}__{}", m.version(), m.name()))
+            .collect();
+        assert_eq!(
+            names,
+            ["V1__users", "V2__posts", "V3__votes", "V4__revoked_tokens"]
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The PostgreSQL store: `UserStore`, `PostStore` and `VoteStore` over a
+//! deadpool-postgres pool of tokio-postgres connections.
+//!
+//! - Every use case is one statement, one round trip, prepared once per
+//!   connection (`prepare_cached`); the SQL lives in [`queries`].
+//! - Every call checks a connection out and gets its answer within the
+//!   configured timeout, or fails with `StoreError::Unavailable` (503):
+//!   a dead or unreachable database never hangs a request.
+//! - Driver errors stop here ([`errors`]): SQLSTATEs on named constraints
+//!   become business outcomes, the rest `StoreError::Unavailable`.
+//! - The schema is plain SQL in `migrations/`, embedded and applied at
+//!   start-up ([`PgStore::migrate`]).
+
+mod errors;
+mod migrate;
+mod pool;
+mod posts;
+pub mod queries;
+mod rows;
+mod users;
+mod votes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool};
+use tokio::time::{Instant, timeout_at};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+pub use errors::ConnectError;
+pub use pool::{PgSettings, mask_password};
+
+use crate::ports::Clock;
+use errors::DbFailure;
+
+/// Statement parameters.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Users, posts, votes and revoked tokens in PostgreSQL. Clones share the
+/// pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    /// `DATABASE_URL` with the password masked, for messages.
+    masked_url: String,
+}
+
+impl PgStore {
+    /// Builds the pool and checks a connection out, so that a wrong or
+    /// unreachable `DATABASE_URL` fails now, within the timeout, and not
+    /// at the first request. Does not migrate: see [`PgStore::migrate`].
+    ///
+    /// # Errors
+    /// [`ConnectError`], naming `DATABASE_URL` with its password masked.
+    pub async fn connect(
+        settings: &PgSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConnectError> {
+        let pool = pool::build(settings)?;
+        let store = Self {
+            pool,
+            clock,
+            timeout: settings.timeout,
+            masked_url: mask_password(&settings.url),
+        };
+        store
+            .ping_raw()
+            .await
+            .map_err(|e| ConnectError::Unreachable {
+                url: store.masked_url.clone(),
+                seconds: settings.timeout.as_secs(),
+                reason: e.to_string(),
+            })?;
+        Ok(store)
+    }
+
+    /// Applies the migrations not yet applied; their names
+    /// (`V1__users`, ...), none when the schema is up to date. Instances
+    /// starting together take turns (an advisory lock).
+    ///
+    /// # Errors
+    /// [`ConnectError::Migration`], for instance when an applied migration
+    /// was edited since (refinery's divergent version check).
+    pub async fn migrate(&self) -> Result<Vec<String>, ConnectError> {
+        let failed = |reason: String| ConnectError::Migration {
+            url: self.masked_url.clone(),
+            reason,
+        };
+        let mut client = self
+            .checkout(Instant::now() + self.timeout)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        migrate::run(&mut client).await.map_err(failed)
+    }
+
+    /// Checks out a connection and runs `SELECT 1`.
+    async fn ping_raw(&self) -> Result<(), DbFailure> {
+        self.query(queries::PING, &[]).await.map(drop)
+    }
+
+    /// A connection from the pool, by `deadline`.
+    async fn checkout(&self, deadline: Instant) -> Result<Object, DbFailure> {
+        match timeout_at(deadline, self.pool.get()).await {
+            Ok(client) => Ok(client?),
+            Err(_) => Err(DbFailure::TimedOut),
+        }
+    }
+
+    /// Runs a statement that returns rows: checkout, prepare (cached per
+    /// connection) and execute, all within the timeout.
+    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbFailure> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.checkout(deadline).await?;
+        let answer = timeout_at(deadline, async {
+            let statement = client.prepare_cached(sql).await?;
+            client.query(&statement, params).await
+        })
+        .await;
+        settle(client, answer)
+    }
+
+    /// Runs a statement that returns at most one row.
+    async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, DbFailure> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a statement for its count of affected rows.
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, DbFailure> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.checkout(deadline).await?;
+        let answer = timeout_at(deadline, async {
+            let statement = client.prepare_cached(sql).await?;
+            client.execute(&statement, params).await
+        })
+        .await;
+        settle(client, answer)
+    }
+}
+
+/// The answer of a call on `client`. A connection whose call timed out may
+/// still owe the server's answer: it is taken out of the pool and closed
+/// rather than handed to the next request.
+fn settle<T>(
+    client: Object,
+    answer: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
+) -> Result<T, DbFailure> {
+    match answer {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            drop(Object::take(client));
+            Err(DbFailure::TimedOut)
+        }
+    }
+}

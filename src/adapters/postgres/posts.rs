@@ -1,0 +1,107 @@
+//! `PostStore` over PostgreSQL: each read returns the post with its owner
+//! and vote count in one query; a page applies the visibility rule, the
+//! title search, the order and the paging in SQL.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{PgStore, queries, rows};
+use crate::domain::policy::Visibility;
+use crate::domain::{NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError};
+use crate::ports::PostStore;
+
+#[async_trait]
+impl PostStore for PgStore {
+    async fn create(
+        &self,
+        new: NewPost,
+        created_at: OffsetDateTime,
+    ) -> Result<PostView, StoreError> {
+        let title = new.title.as_str();
+        let folded = title.to_lowercase();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &new.owner_id.get(),
+            &title,
+            &folded,
+            &new.content.as_str(),
+            &new.published,
+            &created_at,
+        ];
+        // An owner deleted meanwhile fails the foreign key: unavailable,
+        // as in the memory store.
+        let row = self
+            .query_opt(queries::INSERT_POST, &params)
+            .await
+            .map_err(|e| e.into_store("create post"))?;
+        let row =
+            row.ok_or_else(|| StoreError::Unavailable("create post: no row returned".into()))?;
+        rows::post_view(&row)
+    }
+
+    async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
+        let row = self
+            .query_opt(queries::POST_BY_ID, &[&id.get()])
+            .await
+            .map_err(|e| e.into_store("get post"))?;
+        row.map(|r| rows::post_view(&r)).transpose()
+    }
+
+    async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {
+        let (limit, skip) = (filter.page.limit(), filter.page.skip());
+        // Each branch of the visible-posts query needs at most this many
+        // rows; saturating, so a huge skip is an empty page, not an error.
+        let reach = limit.saturating_add(skip);
+        // The same folding as the stored `title_lower` and as
+        // `Search::matches`: Rust's, whatever the database's locale.
+        let pattern = filter
+            .search
+            .as_ref()
+            .map(|s| queries::contains_pattern(&s.as_str().to_lowercase()));
+        let found = match (filter.visibility, &pattern) {
+            (Visibility::Everything, None) => self.query(queries::LIST_ALL, &[&limit, &skip]).await,
+            (Visibility::Everything, Some(pattern)) => {
+                self.query(queries::LIST_ALL_SEARCH, &[&limit, &skip, pattern])
+                    .await
+            }
+            (Visibility::PublishedOrOwnedBy(viewer), None) => {
+                self.query(
+                    queries::LIST_VISIBLE,
+                    &[&viewer.get(), &limit, &skip, &reach],
+                )
+                .await
+            }
+            (Visibility::PublishedOrOwnedBy(viewer), Some(pattern)) => {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                    [&viewer.get(), &limit, &skip, &reach, pattern];
+                self.query(queries::LIST_VISIBLE_SEARCH, &params).await
+            }
+        };
+        let found = found.map_err(|e| e.into_store("list posts"))?;
+        found.iter().map(rows::post_view).collect()
+    }
+
+    async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {
+        let title = update.title.as_str();
+        let folded = title.to_lowercase();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+            &id.get(),
+            &title,
+            &folded,
+            &update.content.as_str(),
+            &update.published,
+        ];
+        let row = self
+            .query_opt(queries::UPDATE_POST, &params)
+            .await
+            .map_err(|e| e.into_store("update post"))?;
+        row.map(|r| rows::post_view(&r)).transpose()
+    }
+
+    async fn delete(&self, id: PostId) -> Result<bool, StoreError> {
+        let deleted = self
+            .execute(queries::DELETE_POST, &[&id.get()])
+            .await
+            .map_err(|e| e.into_store("delete post"))?;
+        Ok(deleted > 0)
+    }
+}

@@ -1,0 +1,231 @@
+//! Every SQL statement the store runs, one per use case, each answered in
+//! one round trip (statements are prepared once per connection with
+//! `prepare_cached`). Public so that tests can `EXPLAIN` the real text.
+//!
+//! Column orders are fixed: users read as `id, email, role, created_at`;
+//! post views as the post, then its owner, then its vote count (see
+//! `rows.rs`).
+
+/// The columns of a user, in the order `rows::user` reads them.
+macro_rules! user_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".id, ",
+            $t,
+            ".email, ",
+            $t,
+            ".role, ",
+            $t,
+            ".created_at"
+        )
+    };
+}
+
+/// The columns of a post view over `p` (a post) joined to `u` (its owner).
+macro_rules! view_columns {
+    () => {
+        concat!(
+            "p.id, p.title, p.content, p.published, p.created_at, ",
+            user_columns!("u"),
+            ", (SELECT count(*) FROM votes v WHERE v.post_id = p.id) AS votes"
+        )
+    };
+}
+
+/// The post columns the list queries carry up to the join.
+macro_rules! post_columns {
+    () => {
+        "id, owner_id, title, content, published, created_at"
+    };
+}
+
+/// The readiness check.
+pub const PING: &str = "SELECT 1";
+
+/// `$1` email, `$2` password hash, `$3` role, `$4` created_at.
+/// 23505 on `users_email_key`: the email is taken.
+pub const INSERT_USER: &str = concat!(
+    "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
+    user_columns!("users")
+);
+
+/// `$1` id.
+pub const USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!("u"),
+    " FROM users u WHERE u.id = $1"
+);
+
+/// `$1` id, `$2` token id: the user, unless the token is revoked.
+pub const ACTIVE_USER: &str = concat!(
+    "SELECT ",
+    user_columns!("u"),
+    " FROM users u WHERE u.id = $1",
+    " AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2)"
+);
+
+/// `$1` normalised email: the user and their password hash (column 4).
+pub const CREDENTIALS: &str = concat!(
+    "SELECT ",
+    user_columns!("u"),
+    ", u.password_hash FROM users u WHERE u.email = $1"
+);
+
+/// `$1` limit, `$2` offset: ascending id.
+pub const LIST_USERS: &str = concat!(
+    "SELECT ",
+    user_columns!("u"),
+    " FROM users u ORDER BY u.id LIMIT $1 OFFSET $2"
+);
+
+/// `$1` id, `$2` role.
+pub const SET_ROLE: &str = concat!(
+    "UPDATE users SET role = $2 WHERE id = $1 RETURNING ",
+    user_columns!("users")
+);
+
+/// `$1` id. Posts, votes and revocations go by `ON DELETE CASCADE`.
+pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+/// `$1` token id, `$2` user id, `$3` its expiry, `$4` now: records the
+/// revocation and drops the revocations that have expired.
+pub const REVOKE_TOKEN: &str = "WITH expired AS (DELETE FROM revoked_tokens WHERE expires_at <= $4) \
+     INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (jti) DO NOTHING";
+
+/// `$1` owner, `$2` title, `$3` title folded to lower case, `$4` content,
+/// `$5` published, `$6` created_at: the new post's view.
+pub const INSERT_POST: &str = concat!(
+    "WITH p AS (INSERT INTO posts (owner_id, title, title_lower, content, published, created_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+    post_columns!(),
+    ") SELECT ",
+    view_columns!(),
+    " FROM p JOIN users u ON u.id = p.owner_id"
+);
+
+/// `$1` id: the post's view.
+pub const POST_BY_ID: &str = concat!(
+    "SELECT ",
+    view_columns!(),
+    " FROM posts p JOIN users u ON u.id = p.owner_id WHERE p.id = $1"
+);
+
+/// `$1` id, `$2` title, `$3` title folded, `$4` content, `$5` published:
+/// the updated post's view.
+pub const UPDATE_POST: &str = concat!(
+    "WITH p AS (UPDATE posts SET title = $2, title_lower = $3, content = $4, published = $5 ",
+    "WHERE id = $1 RETURNING ",
+    post_columns!(),
+    ") SELECT ",
+    view_columns!(),
+    " FROM p JOIN users u ON u.id = p.owner_id"
+);
+
+/// `$1` id. Votes go by `ON DELETE CASCADE`.
+pub const DELETE_POST: &str = "DELETE FROM posts WHERE id = $1";
+
+/// Joins a page of posts `p` (already ordered and cut) to owners and counts.
+macro_rules! page_of {
+    ($inner:expr) => {
+        concat!(
+            "SELECT ",
+            view_columns!(),
+            " FROM (",
+            $inner,
+            ") AS p JOIN users u ON u.id = p.owner_id ORDER BY p.id DESC"
+        )
+    };
+}
+
+/// Every post (admins): `$1` limit, `$2` offset. A backward walk of the
+/// primary key.
+pub const LIST_ALL: &str = page_of!(concat!(
+    "SELECT ",
+    post_columns!(),
+    " FROM posts ORDER BY id DESC LIMIT $1 OFFSET $2"
+));
+
+/// [`LIST_ALL`] with `$3` a `LIKE` pattern on the folded title.
+pub const LIST_ALL_SEARCH: &str = page_of!(concat!(
+    "SELECT ",
+    post_columns!(),
+    " FROM posts WHERE title_lower LIKE $3 ESCAPE '\\' ORDER BY id DESC LIMIT $1 OFFSET $2"
+));
+
+/// Published posts and the viewer's drafts: `$1` viewer, `$2` limit,
+/// `$3` offset, `$4` limit + offset. Each branch walks its own index
+/// newest first and stops after `$4` rows; a merge keeps the order.
+pub const LIST_VISIBLE: &str = page_of!(concat!(
+    "(SELECT ",
+    post_columns!(),
+    " FROM posts WHERE published ORDER BY id DESC LIMIT $4)",
+    " UNION ALL (SELECT ",
+    post_columns!(),
+    " FROM posts WHERE owner_id = $1 AND NOT published ORDER BY id DESC LIMIT $4)",
+    " ORDER BY id DESC LIMIT $2 OFFSET $3"
+));
+
+/// [`LIST_VISIBLE`] with `$5` a `LIKE` pattern on the folded title.
+pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
+    "(SELECT ",
+    post_columns!(),
+    " FROM posts WHERE published AND title_lower LIKE $5 ESCAPE '\\' ORDER BY id DESC LIMIT $4)",
+    " UNION ALL (SELECT ",
+    post_columns!(),
+    " FROM posts WHERE owner_id = $1 AND NOT published AND title_lower LIKE $5 ESCAPE '\\'",
+    " ORDER BY id DESC LIMIT $4)",
+    " ORDER BY id DESC LIMIT $2 OFFSET $3"
+));
+
+/// `$1` post, `$2` user, `$3` created_at. No row inserted: already voted
+/// (the primary key `votes_one_per_user_and_post` makes this race-free);
+/// 23503 on `votes_post_id_fkey`: the post is gone.
+pub const ADD_VOTE: &str = "INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING";
+
+/// `$1` post, `$2` user.
+pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id = $2";
+
+/// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
+/// `_` and `\` taken literally.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_literal() {
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(contains_pattern("été"), "%été%");
+    }
+
+    #[test]
+    fn statements_read_as_sql() {
+        assert_eq!(
+            USER_BY_ID,
+            "SELECT u.id, u.email, u.role, u.created_at FROM users u WHERE u.id = $1"
+        );
+        assert!(
+            LIST_VISIBLE.starts_with("SELECT p.id, p.title"),
+            "{LIST_VISIBLE}"
+        );
+        assert!(
+            LIST_VISIBLE_SEARCH.contains("LIKE $5 ESCAPE '\\'"),
+            "{LIST_VISIBLE_SEARCH}"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! `UserStore` over PostgreSQL: users, credentials, roles, deletion with
+//! cascade, and revoked tokens.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+
+use super::{PgStore, queries, rows};
+use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
+use crate::ports::{CreateUserError, TokenId, UserStore};
+
+/// The unique constraint on the (normalised) email.
+const EMAIL_KEY: &str = "users_email_key";
+/// The revocation's foreign key to its user.
+const REVOKED_USER_FKEY: &str = "revoked_tokens_user_id_fkey";
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.ping_raw().await.map_err(|e| e.into_store("ping"))
+    }
+
+    async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
+        let now = self.clock.now();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+            &new.email.as_str(),
+            &new.password_hash.0,
+            &new.role.as_str(),
+            &now,
+        ];
+        match self.query_opt(queries::INSERT_USER, &params).await {
+            Ok(Some(row)) => Ok(rows::user(&row, 0)?),
+            Ok(None) => Err(StoreError::Unavailable("create user: no row returned".into()).into()),
+            Err(e) if e.violates(&SqlState::UNIQUE_VIOLATION, EMAIL_KEY) => {
+                Err(CreateUserError::EmailTaken)
+            }
+            Err(e) => Err(e.into_store("create user").into()),
+        }
+    }
+
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = self
+            .query_opt(queries::USER_BY_ID, &[&id.get()])
+            .await
+            .map_err(|e| e.into_store("get user"))?;
+        row.map(|r| rows::user(&r, 0)).transpose()
+    }
+
+    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError> {
+        let row = self
+            .query_opt(queries::ACTIVE_USER, &[&id.get(), &token.0])
+            .await
+            .map_err(|e| e.into_store("get active user"))?;
+        row.map(|r| rows::user(&r, 0)).transpose()
+    }
+
+    async fn get_credentials(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        let row = self
+            .query_opt(queries::CREDENTIALS, &[&email.as_str()])
+            .await
+            .map_err(|e| e.into_store("get credentials"))?;
+        row.map(|r| rows::credentials(&r)).transpose()
+    }
+
+    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError> {
+        let found = self
+            .query(queries::LIST_USERS, &[&page.limit(), &page.skip()])
+            .await
+            .map_err(|e| e.into_store("list users"))?;
+        found.iter().map(|r| rows::user(r, 0)).collect()
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError> {
+        let row = self
+            .query_opt(queries::SET_ROLE, &[&id.get(), &role.as_str()])
+            .await
+            .map_err(|e| e.into_store("set role"))?;
+        row.map(|r| rows::user(&r, 0)).transpose()
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
+        let deleted = self
+            .execute(queries::DELETE_USER, &[&id.get()])
+            .await
+            .map_err(|e| e.into_store("delete user"))?;
+        Ok(deleted > 0)
+    }
+
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        token: &TokenId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        match self
+            .execute(
+                queries::REVOKE_TOKEN,
+                &[&token.0, &user.get(), &expires_at, &now],
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The user was deleted meanwhile: their tokens fail anyway.
+            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, REVOKED_USER_FKEY) => Ok(()),
+            Err(e) => Err(e.into_store("revoke token")),
+        }
+    }
+}

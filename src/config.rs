@@ -1,0 +1,277 @@
+//! Configuration: environment variables, each also a command-line flag of
+//! the same name in kebab case (the command line wins), and subcommands.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Which store backs the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In process memory: demos and tests; nothing survives a restart.
+    Memory,
+    /// PostgreSQL at `DATABASE_URL`.
+    Postgres,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "posts-api",
+    version,
+    about = "A posts API with users, JWT login, posts, drafts and votes."
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Create an admin, or promote an existing user to admin.
+    CreateAdmin {
+        /// The admin's email.
+        #[arg(long)]
+        email: String,
+        /// The admin's password (used only when the user is created).
+        #[arg(long)]
+        password: String,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Apply pending database migrations to `DATABASE_URL`, then exit.
+    Migrate,
+}
+
+/// Every setting, from flags and environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// `memory` or `postgres`.
+    #[arg(
+        long,
+        env = "STORE",
+        value_enum,
+        default_value = "memory",
+        global = true
+    )]
+    pub store: StoreKind,
+    /// PostgreSQL URL, required with `--store postgres`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Largest number of database connections.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub database_pool_size: u32,
+    /// Seconds a store call may wait for a connection and its answer (then 503).
+    #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub database_timeout_seconds: u64,
+    /// Address and port to listen on (port 0: any free port).
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind_addr: String,
+    /// The signing key; random when omitted with the memory store.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Comma-separated older keys that still verify.
+    #[arg(
+        long,
+        env = "JWT_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub jwt_previous_secrets: Vec<String>,
+    /// Token lifetime in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=525_600), global = true)]
+    pub access_token_expire_minutes: u32,
+    /// bcrypt cost, 4 to 31.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    pub bcrypt_cost: u32,
+    /// Create or promote this admin at start-up.
+    #[arg(long, env = "ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// The start-up admin's password.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub admin_password: Option<String>,
+    /// Comma-separated allowed CORS origins; `*` allows all.
+    #[arg(
+        long,
+        env = "CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*",
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+    /// Failed logins allowed per email and address in the window (0: off).
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
+    pub login_max_failures: u32,
+    /// Failed logins allowed per address in the window (0: off).
+    #[arg(
+        long,
+        env = "LOGIN_MAX_FAILURES_PER_ADDR",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_max_failures_per_addr: u32,
+    /// The throttling window in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub login_window_seconds: u64,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub request_timeout_seconds: u64,
+    /// Log format: `text` or `json` (one JSON object per line).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub rust_log: String,
+    /// Seed this many generated posts (200-byte content) at start-up, owned
+    /// by `seed@example.com`: for load tests and benches.
+    #[arg(long, env = "SEED_POSTS", default_value_t = 0, global = true)]
+    pub seed_posts: u64,
+    /// Seed demo users and posts in memory and print their credentials.
+    #[arg(long, env = "DEMO", global = true, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub demo: bool,
+}
+
+impl Default for Config {
+    /// The documented defaults, ignoring the environment.
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Memory,
+            database_url: None,
+            database_pool_size: 16,
+            database_timeout_seconds: 5,
+            bind_addr: "127.0.0.1:8000".into(),
+            jwt_secret: None,
+            jwt_previous_secrets: Vec::new(),
+            access_token_expire_minutes: 30,
+            bcrypt_cost: 12,
+            admin_email: None,
+            admin_password: None,
+            cors_origins: vec!["*".into()],
+            login_max_failures: 5,
+            login_max_failures_per_addr: 50,
+            login_window_seconds: 900,
+            request_timeout_seconds: 30,
+            log_format: LogFormat::Text,
+            rust_log: "info".into(),
+            demo: false,
+            seed_posts: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The older keys, without empty entries (an empty variable is none).
+    pub fn previous_secrets(&self) -> Vec<String> {
+        self.jwt_previous_secrets
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// The allowed origins, or `None` for all.
+    pub fn cors_allowed(&self) -> Option<Vec<String>> {
+        let origins: Vec<String> = self
+            .cors_origins
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!origins.iter().any(|o| o == "*") && !origins.is_empty()).then_some(origins)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let cli = Cli::try_parse_from(["posts-api"]).unwrap();
+        assert!(cli.command.is_none());
+        let c = Config::default();
+        assert_eq!(c.bind_addr, "127.0.0.1:8000");
+        assert_eq!((c.access_token_expire_minutes, c.bcrypt_cost), (30, 12));
+        assert_eq!(
+            (
+                c.login_max_failures,
+                c.login_max_failures_per_addr,
+                c.login_window_seconds
+            ),
+            (5, 50, 900)
+        );
+        assert_eq!(c.cors_allowed(), None);
+    }
+
+    #[test]
+    fn flags_parse_in_kebab_case() {
+        let cli = Cli::try_parse_from([
+            "posts-api",
+            "serve",
+            "--bcrypt-cost",
+            "4",
+            "--cors-origins",
+            "http://a.io,http://b.io",
+            "--jwt-previous-secrets",
+            "x,,y",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.config.bcrypt_cost, 4);
+        assert_eq!(
+            cli.config.cors_allowed(),
+            Some(vec!["http://a.io".to_owned(), "http://b.io".to_owned()])
+        );
+        assert_eq!(
+            cli.config.previous_secrets(),
+            vec!["x".to_owned(), "y".to_owned()]
+        );
+        assert!(Cli::try_parse_from(["posts-api", "--bcrypt-cost", "3"]).is_err());
+        assert!(Cli::try_parse_from(["posts-api", "--store", "sqlite"]).is_err());
+    }
+
+    #[test]
+    fn migrate_takes_the_database_flags() {
+        let cli = Cli::try_parse_from([
+            "posts-api",
+            "migrate",
+            "--database-url",
+            "postgres://postgres@127.0.0.1/posts",
+            "--database-timeout-seconds",
+            "2",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(
+            cli.config.database_url.as_deref(),
+            Some("postgres://postgres@127.0.0.1/posts")
+        );
+        assert_eq!(cli.config.database_timeout_seconds, 2);
+    }
+}

@@ -1,0 +1,134 @@
+//! Errors: one enum per operation, plus the store failure they share.
+
+use std::fmt;
+
+use super::{EmailAddress, PostId, UserId};
+
+/// A store failure the client cannot fix (database down, pool exhausted).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store did not answer; the context is for logs, never for clients.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A request value that failed validation, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's wire name.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// A validation failure of `field`.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The NUL character, which no text field may hold.
+    pub fn nul(field: &'static str) -> Self {
+        Self::new(field, "must not contain a NUL character")
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Why a registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The (normalised) email is taken.
+    #[error("User with email: {0} already exists")]
+    EmailTaken(EmailAddress),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown email or wrong password; deliberately indistinguishable.
+    #[error("Invalid Credentials")]
+    InvalidCredentials,
+    /// Too many recent failures; retry after this many seconds.
+    #[error("Too many login attempts")]
+    Throttled {
+        /// Seconds until the window has passed.
+        retry_after_secs: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a bearer token did not authenticate.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Bad signature, algorithm, expiry, subject; revoked; user gone.
+    #[error("Could not validate credentials")]
+    InvalidToken,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a post operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Missing, or a draft the caller may not see.
+    #[error("Post with id: {0} does not exist")]
+    NotFound(PostId),
+    /// Visible, but the caller may not change it.
+    #[error("Not authorized to perform requested action")]
+    Forbidden,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a user operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// No such user.
+    #[error("User with id: {0} does not exist")]
+    NotFound(UserId),
+    /// The caller may not do this.
+    #[error("Not authorized to perform requested action")]
+    Forbidden,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a vote failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VoteError {
+    /// Missing, or a draft the caller may not see.
+    #[error("Post with id: {0} does not exist")]
+    PostNotFound(PostId),
+    /// One vote per user and post.
+    #[error("User {user} has already voted on post {post}")]
+    AlreadyVoted {
+        /// The voter.
+        user: UserId,
+        /// The post.
+        post: PostId,
+    },
+    /// Removing a vote that is not there.
+    #[error("Vote does not exist")]
+    VoteNotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

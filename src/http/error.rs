@@ -1,0 +1,372 @@
+//! Every error the API answers, and its `{"detail"}` JSON body: business
+//! errors from the service, and poem's own (missing auth, unknown path,
+//! parse failures) reshaped by [`reshape`]. Status codes live here only.
+
+use std::fmt;
+
+use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError};
+use poem::http::{StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiResponse, Object};
+
+use super::limits::is_too_large;
+use crate::domain::{
+    AuthError, FieldError, LoginError, PostError, RegisterError, StoreError, UserError, VoteError,
+};
+
+/// The body of every error response.
+#[derive(Debug, Object)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub detail: String,
+}
+
+/// An error response: a status, a message, and the headers some need.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+    retry_after: Option<u64>,
+}
+
+/// `401` messages and the forbidden message, exactly as API.md has them.
+pub const NOT_AUTHENTICATED: &str = "Not authenticated";
+const INVALID_TOKEN: &str = "Could not validate credentials";
+const FORBIDDEN: &str = "Not authorized to perform requested action";
+const UNAVAILABLE: &str = "Service temporarily unavailable";
+/// The message for an id outside `1..=i64::MAX`.
+pub const ID_RANGE: &str = "id: must be an integer between 1 and 9223372036854775807";
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 401: no usable `Authorization` header.
+    pub fn not_authenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED)
+    }
+
+    /// 401: a token that does not verify.
+    pub fn invalid_token() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, INVALID_TOKEN)
+    }
+
+    /// 422 for a request value that failed validation.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    /// 503, logging the cause (which the client never sees).
+    pub fn unavailable(cause: &StoreError) -> Self {
+        tracing::warn!(error = %cause, "store unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let body = serde_json::json!({ "detail": self.detail }).to_string();
+        let mut resp = Response::builder()
+            .status(self.status)
+            .content_type("application/json")
+            .body(body);
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::unavailable(&e)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::invalid(e.to_string())
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::EmailTaken(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
+            RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => Self::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            LoginError::Throttled { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+            },
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidToken => Self::invalid_token(),
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PostError> for ApiError {
+    fn from(e: PostError) -> Self {
+        match e {
+            PostError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            PostError::Forbidden => Self::new(StatusCode::FORBIDDEN, FORBIDDEN),
+            PostError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            UserError::Forbidden => Self::new(StatusCode::FORBIDDEN, FORBIDDEN),
+            UserError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<VoteError> for ApiError {
+    fn from(e: VoteError) -> Self {
+        match e {
+            VoteError::PostNotFound(_) | VoteError::VoteNotFound => {
+                Self::new(StatusCode::NOT_FOUND, e.to_string())
+            }
+            VoteError::AlreadyVoted { .. } => Self::new(StatusCode::CONFLICT, e.to_string()),
+            VoteError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Turns any error that reached the top into the `{"detail"}` shape.
+pub fn reshape(err: poem::Error) -> ApiError {
+    if let Some(e) = err.downcast_ref::<ApiError>() {
+        return e.clone();
+    }
+    if err.is::<AuthorizationError>() {
+        return ApiError::not_authenticated();
+    }
+    if err.is::<NotFoundError>() {
+        return ApiError::new(StatusCode::NOT_FOUND, "Not Found");
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    }
+    if err.is::<ParsePathError>() {
+        // Every path parameter here is an id; poem-openapi names it `param0`.
+        return ApiError::invalid(ID_RANGE);
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::invalid(match e.name {
+            "limit" => "limit: must be an integer between 1 and 100".to_owned(),
+            "skip" => "skip: must be a non-negative integer".to_owned(),
+            name => format!("{name}: {}", e.reason),
+        });
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::invalid(format!("Invalid body: {}", e.reason));
+    }
+    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Unsupported Media Type: {e}"),
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ReadBodyError>() {
+        return read_body_error(e);
+    }
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+    ApiError::new(status, status.canonical_reason().unwrap_or("Error"))
+}
+
+/// 413 when the size limit cut the body, 400 for other broken bodies.
+pub fn read_body_error(e: &ReadBodyError) -> ApiError {
+    let too_large = match e {
+        ReadBodyError::PayloadTooLarge => true,
+        ReadBodyError::Io(io) => is_too_large(io),
+        _ => false,
+    };
+    if too_large {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid request body: {e}"),
+        )
+    }
+}
+
+/// Which error statuses an operation documents: bits of [`Errors`]' mask.
+pub mod status {
+    /// 400: malformed JSON.
+    pub const BAD_REQUEST: u32 = 1;
+    /// 401: missing or invalid token (and failed login).
+    pub const UNAUTHORIZED: u32 = 1 << 1;
+    /// 403: not allowed.
+    pub const FORBIDDEN: u32 = 1 << 2;
+    /// 404: not found.
+    pub const NOT_FOUND: u32 = 1 << 3;
+    /// 409: conflict.
+    pub const CONFLICT: u32 = 1 << 4;
+    /// 413: body over 1 MiB.
+    pub const TOO_LARGE: u32 = 1 << 5;
+    /// 415: not JSON.
+    pub const UNSUPPORTED: u32 = 1 << 6;
+    /// 422: invalid value.
+    pub const INVALID: u32 = 1 << 7;
+    /// 429: login throttled.
+    pub const THROTTLED: u32 = 1 << 8;
+    /// 503: store unavailable.
+    pub const UNAVAILABLE: u32 = 1 << 9;
+    /// What a route with a JSON body can answer besides its own errors.
+    pub const BODY: u32 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | INVALID;
+    /// What every authenticated route can answer.
+    pub const AUTHED: u32 = UNAUTHORIZED | UNAVAILABLE;
+}
+
+const DOCUMENTED: [(u32, u16, &str); 10] = [
+    (status::BAD_REQUEST, 400, "Malformed request body"),
+    (status::UNAUTHORIZED, 401, "Missing or invalid credentials"),
+    (
+        status::FORBIDDEN,
+        403,
+        "Not authorized to perform requested action",
+    ),
+    (status::NOT_FOUND, 404, "Not found"),
+    (status::CONFLICT, 409, "Conflict with the current state"),
+    (status::TOO_LARGE, 413, "Request body over 1 MiB"),
+    (status::UNSUPPORTED, 415, "Unsupported Content-Type"),
+    (
+        status::INVALID,
+        422,
+        "Invalid value; the message names the field",
+    ),
+    (status::THROTTLED, 429, "Too many failed logins"),
+    (status::UNAVAILABLE, 503, "Service temporarily unavailable"),
+];
+
+/// An operation's error responses: the statuses in `MASK` (bits of
+/// [`status`]) documented with the `{"detail"}` schema.
+#[derive(Debug)]
+pub struct Errors<const MASK: u32>(pub ApiError);
+
+impl<const MASK: u32, E: Into<ApiError>> From<E> for Errors<MASK> {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl<const MASK: u32> From<Errors<MASK>> for poem::Error {
+    fn from(e: Errors<MASK>) -> Self {
+        e.0.into()
+    }
+}
+
+impl<const MASK: u32> ApiResponse for Errors<MASK> {
+    fn meta() -> MetaResponses {
+        let string = <String as Type>::schema_ref;
+        let responses = DOCUMENTED
+            .iter()
+            .filter(|(bit, _, _)| MASK & bit != 0)
+            .map(|&(bit, code, description)| {
+                let mut headers = Vec::new();
+                if bit == status::UNAUTHORIZED {
+                    headers.push(MetaHeader {
+                        name: "WWW-Authenticate".into(),
+                        description: Some("`Bearer`".into()),
+                        required: true,
+                        deprecated: false,
+                        schema: string(),
+                    });
+                }
+                if bit == status::THROTTLED {
+                    headers.push(MetaHeader {
+                        name: "Retry-After".into(),
+                        description: Some("Seconds until another attempt is allowed".into()),
+                        required: true,
+                        deprecated: false,
+                        schema: <u64 as Type>::schema_ref(),
+                    });
+                }
+                MetaResponse {
+                    description,
+                    status: Some(code),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers,
+                }
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}

@@ -1,0 +1,127 @@
+//! The request body limit: 1 MiB, whether the size is announced by
+//! Content-Length or not (chunked). The body is cut lazily, as it is read,
+//! so authentication still answers first on protected routes.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use poem::http::header;
+use poem::{Body, Endpoint, Middleware, Request, Result};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The marker error a cut body yields; mapped to 413.
+#[derive(Debug)]
+pub struct BodyTooLarge;
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body too large")
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+/// Whether an error, or anything it wraps, is [`BodyTooLarge`].
+pub fn is_too_large(mut err: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if err.is::<BodyTooLarge>() {
+            return true;
+        }
+        let inner = err
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        match inner.or_else(|| err.source()) {
+            Some(next) => err = next,
+            None => return false,
+        }
+    }
+}
+
+/// Middleware cutting request bodies at `limit` bytes.
+pub struct BodyLimit(pub usize);
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner,
+            limit: self.0,
+        }
+    }
+}
+
+/// See [`BodyLimit`].
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    limit: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        if chunked || announced.is_some_and(|n| n > 0) {
+            let limit = self.limit;
+            // An announced size over the limit fails at the first read,
+            // without waiting for the bytes.
+            let over = announced.is_some_and(|n| n > limit as u64);
+            let body = req.take_body();
+            let stream = Limited {
+                inner: Box::pin(body.into_bytes_stream()),
+                seen: 0,
+                limit,
+                done: false,
+                over,
+            };
+            req.set_body(Body::from_bytes_stream(stream));
+        }
+        self.inner.call(req).await
+    }
+}
+
+struct Limited<S> {
+    inner: Pin<Box<S>>,
+    seen: usize,
+    limit: usize,
+    done: bool,
+    over: bool,
+}
+
+impl<S: Stream<Item = io::Result<Bytes>>> Stream for Limited<S> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.over {
+            self.done = true;
+            return Poll::Ready(Some(Err(io::Error::other(BodyTooLarge))));
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.seen = self.seen.saturating_add(chunk.len());
+                if self.seen > self.limit {
+                    self.done = true;
+                    Poll::Ready(Some(Err(io::Error::other(BodyTooLarge))))
+                } else {
+                    Poll::Ready(Some(Ok(chunk)))
+                }
+            }
+            other => other,
+        }
+    }
+}

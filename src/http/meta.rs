@@ -1,0 +1,64 @@
+//! Service routes: `/`, `/healthz`, `/readyz`.
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::ApiTags;
+use super::error::{ApiError, Errors, status::*};
+use super::models::{RootOut, StatusOut};
+use crate::service::Service;
+
+/// The service routes.
+pub struct MetaApi;
+
+/// A greeting.
+#[derive(ApiResponse)]
+enum RootResponse {
+    /// Where to start.
+    #[oai(status = 200)]
+    Ok(Json<RootOut>),
+}
+
+/// A status.
+#[derive(ApiResponse)]
+enum StatusResponse {
+    /// `{"status": "ok"}`.
+    #[oai(status = 200)]
+    Ok(Json<StatusOut>),
+}
+
+fn ok() -> StatusResponse {
+    StatusResponse::Ok(Json(StatusOut {
+        status: "ok".into(),
+    }))
+}
+
+#[OpenApi(tag = "ApiTags::Service")]
+impl MetaApi {
+    /// Welcome
+    #[oai(path = "/", method = "get", operation_id = "root")]
+    async fn root(&self) -> RootResponse {
+        RootResponse::Ok(Json(RootOut {
+            message: "Welcome to the posts API; see /docs".into(),
+            docs: "/docs".into(),
+        }))
+    }
+
+    /// Liveness
+    ///
+    /// 200 while the process runs.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> StatusResponse {
+        ok()
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the store answers, else 503.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, service: Data<&Service>) -> Result<StatusResponse, Errors<UNAVAILABLE>> {
+        service.ports().users.ping().await.map_err(ApiError::from)?;
+        Ok(ok())
+    }
+}

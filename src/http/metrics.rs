@@ -1,0 +1,131 @@
+//! Prometheus metrics: requests by method, route and status, and a latency
+//! histogram, served as text at `/metrics`. Labels never carry ids, emails
+//! or tokens: the route is the template (`/posts/:id`). [`super::observe`]
+//! feeds them.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// The counters, shared by the middleware and the `/metrics` endpoint.
+#[derive(Default, Clone)]
+pub struct Metrics {
+    requests: Arc<DashMap<(String, String, u16), AtomicU64>>,
+    latency: Arc<DashMap<String, Histogram>>,
+    login_failures: Arc<AtomicU64>,
+    login_throttled: Arc<AtomicU64>,
+}
+
+impl Metrics {
+    /// Counts a failed login (wrong credentials).
+    pub fn login_failed(&self) {
+        self.login_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a login refused by throttling.
+    pub fn login_throttled(&self) {
+        self.login_throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one answered request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let key = (method.to_owned(), route.to_owned(), status);
+        self.requests
+            .entry(key)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+        let hist = self.latency.entry(route.to_owned()).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                hist.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        hist.count.fetch_add(1, Ordering::Relaxed);
+        hist.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP http_requests_total Requests answered, by method, route and status.\n",
+        );
+        out.push_str("# TYPE http_requests_total counter\n");
+        let mut rows: Vec<_> = self
+            .requests
+            .iter()
+            .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
+            .collect();
+        rows.sort();
+        for ((method, route, status), n) in rows {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let failures = self.login_failures.load(Ordering::Relaxed);
+        let throttled = self.login_throttled.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP login_failures_total Logins refused for wrong credentials."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE login_failures_total counter\nlogin_failures_total {failures}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP login_throttled_total Logins refused by throttling."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE login_throttled_total counter\nlogin_throttled_total {throttled}"
+        );
+        out.push_str("# HELP http_request_duration_seconds Request latency, by route.\n");
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        let mut routes: Vec<String> = self.latency.iter().map(|e| e.key().clone()).collect();
+        routes.sort();
+        for route in routes {
+            let Some(h) = self.latency.get(&route) else {
+                continue;
+            };
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let n = h.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
+        }
+        out
+    }
+}

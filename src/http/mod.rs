@@ -1,0 +1,230 @@
+//! The HTTP edge: poem-openapi routes (one struct per tag), the security
+//! schemes, strict JSON bodies, error mapping, limits, CORS and metrics.
+
+mod allow;
+mod auth;
+pub mod demo;
+pub mod error;
+pub mod json;
+pub mod limits;
+mod meta;
+pub mod metrics;
+mod models;
+pub mod observe;
+mod posts;
+pub mod security;
+mod users;
+mod votes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::endpoint::{BoxEndpoint, make_sync};
+use poem::http::{Method, StatusCode, header};
+use poem::middleware::{Cors, NormalizePath, TrailingSlash};
+use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::config::Config;
+use crate::domain::{PostId, UserId};
+use crate::service::Service;
+use error::ApiError;
+
+/// The tags grouping operations in the document and Swagger UI.
+#[derive(Tags)]
+enum ApiTags {
+    /// Log in and out.
+    Authentication,
+    /// Registration, profiles and administration.
+    Users,
+    /// Posts and drafts.
+    Posts,
+    /// Votes on posts.
+    Votes,
+    /// Health and readiness.
+    Service,
+}
+
+type Apis = (
+    auth::AuthApi,
+    users::UsersApi,
+    posts::PostsApi,
+    votes::VotesApi,
+    meta::MetaApi,
+);
+
+fn openapi_service() -> OpenApiService<Apis, ()> {
+    let apis = (
+        auth::AuthApi,
+        users::UsersApi,
+        posts::PostsApi,
+        votes::VotesApi,
+        meta::MetaApi,
+    );
+    OpenApiService::new(apis, "Posts API", env!("CARGO_PKG_VERSION")).description(
+        "Users register, log in at `/login` (OAuth2 password form or JSON) and send \
+             `Authorization: Bearer <token>`. Posts, drafts, votes and roles.",
+    )
+}
+
+/// The OpenAPI document, as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    openapi_service().spec()
+}
+
+/// A path id as a user id (`1..=i64::MAX`), or 422.
+fn user_id(raw: i64) -> Result<UserId, ApiError> {
+    UserId::new(raw).ok_or_else(|| ApiError::invalid(error::ID_RANGE))
+}
+
+/// A path or body id as a post id (`1..=i64::MAX`), or 422.
+fn post_id(raw: i64) -> Result<PostId, ApiError> {
+    PostId::new(raw).ok_or_else(|| ApiError::invalid(error::ID_RANGE))
+}
+
+/// An error as a `{"detail"}` response that keeps its route template, for
+/// the metrics.
+fn error_response(err: poem::Error) -> poem::Response {
+    let pattern = err.data::<PathPattern>().cloned();
+    let mut resp = error::reshape(err).into_response();
+    if let Some(pattern) = pattern {
+        resp.set_data(pattern);
+    }
+    resp
+}
+
+/// Refused origins: a preflight gets 403; any other request is served
+/// without CORS headers (the browser then withholds the answer), as
+/// non-browser clients that send `Origin` expect.
+struct CorsGate {
+    allowed: Option<Vec<String>>,
+}
+
+impl<E: Endpoint> Middleware<E> for CorsGate {
+    type Output = CorsGateEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        CorsGateEndpoint {
+            inner,
+            allowed: self.allowed.clone(),
+        }
+    }
+}
+
+struct CorsGateEndpoint<E> {
+    inner: E,
+    allowed: Option<Vec<String>>,
+}
+
+impl<E: Endpoint> Endpoint for CorsGateEndpoint<E> {
+    type Output = poem::Response;
+
+    async fn call(&self, mut req: poem::Request) -> poem::Result<Self::Output> {
+        let refused = match (&self.allowed, req.headers().get(header::ORIGIN)) {
+            (Some(allowed), Some(origin)) => {
+                !allowed.iter().any(|a| a.as_bytes() == origin.as_bytes())
+            }
+            _ => false,
+        };
+        if refused {
+            let preflight = req.method() == Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            if preflight {
+                let refusal = ApiError::new(StatusCode::FORBIDDEN, "Disallowed CORS origin");
+                return Ok(refusal.into_response());
+            }
+            req.headers_mut().remove(header::ORIGIN);
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
+}
+
+fn cors(config: &Config) -> Cors {
+    let cors = Cors::new()
+        .expose_header("Retry-After")
+        .expose_header("WWW-Authenticate");
+    match config.cors_allowed() {
+        Some(origins) => cors.allow_origins(origins),
+        None => cors,
+    }
+}
+
+/// The whole application as one endpoint.
+pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
+    let api = openapi_service();
+    let docs = api.swagger_ui();
+    let metrics = metrics::Metrics::default();
+    let exporter = metrics.clone();
+    Route::new()
+        .nest("/docs", docs)
+        .at("/openapi.json", make_sync(|_| openapi_json_response()))
+        .at("/metrics", make_sync(move |_| exporter.render()))
+        .nest("/", api)
+        .with(limits::BodyLimit(limits::MAX_BODY_BYTES))
+        .data(service)
+        .data(metrics.clone())
+        .catch_all_error(|err| async move { error_response(err) })
+        .with(cors(config))
+        .with(CorsGate {
+            allowed: config.cors_allowed(),
+        })
+        .with(observe::Observe {
+            metrics,
+            timeout: Duration::from_secs(config.request_timeout_seconds),
+            allow: Arc::new(allow::AllowTable::from_spec(&openapi_json())),
+        })
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .boxed()
+}
+
+fn openapi_json_response() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json")
+        .body(openapi_json())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed document is what the code generates; regenerate it
+    /// with `cargo run -- openapi > openapi/openapi.json`.
+    #[test]
+    fn committed_openapi_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+        let committed = std::fs::read_to_string(path).expect("openapi/openapi.json is committed");
+        assert!(
+            committed.trim_end() == super::openapi_json().trim_end(),
+            "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+        );
+    }
+
+    #[test]
+    fn protected_operations_declare_both_schemes() {
+        let spec: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let public = ["/login", "/users:post", "/:get", "/healthz", "/readyz"];
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let name = format!("{path}:{method}");
+                let is_public = public.iter().any(|p| *p == path || *p == name);
+                let security = op["security"].as_array().map(Vec::len).unwrap_or(0);
+                assert_eq!(
+                    security == 2,
+                    !is_public,
+                    "{name}: security {}",
+                    op["security"]
+                );
+                let responses = op["responses"].as_object().unwrap();
+                if !is_public {
+                    assert!(responses.contains_key("401"), "{name} documents 401");
+                }
+                for (code, resp) in responses {
+                    if code.starts_with('4') || code.starts_with('5') {
+                        let schema = &resp["content"]["application/json"]["schema"]["$ref"];
+                        assert_eq!(schema, "#/components/schemas/ErrorBody", "{name} {code}");
+                    }
+                }
+            }
+        }
+    }
+}

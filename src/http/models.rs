@@ -1,0 +1,192 @@
+//! The JSON bodies: requests (`<Operation>Body`) and responses, separate
+//! from the domain types they convert to and from.
+
+use poem_openapi::Object;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::domain::{PostView, User};
+
+fn yes() -> bool {
+    true
+}
+
+/// A user as every response shows it.
+#[derive(Debug, Object)]
+pub struct UserOut {
+    /// Store-assigned id.
+    pub id: i64,
+    /// Normalised (trimmed, lower-cased) email.
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// Registration time (RFC 3339).
+    pub created_at: OffsetDateTime,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.get(),
+            email: u.email.as_str().to_owned(),
+            role: u.role.as_str().to_owned(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A post with its owner and vote count.
+#[derive(Debug, Object)]
+pub struct PostOut {
+    /// Store-assigned id.
+    pub id: i64,
+    /// Title (trimmed).
+    pub title: String,
+    /// Content.
+    pub content: String,
+    /// `false` for a draft, visible to its owner and admins only.
+    pub published: bool,
+    /// Creation time (RFC 3339).
+    pub created_at: OffsetDateTime,
+    /// The owner's id.
+    pub owner_id: i64,
+    /// The owner.
+    pub owner: UserOut,
+    /// Number of votes now.
+    pub votes: i64,
+}
+
+impl From<PostView> for PostOut {
+    fn from(p: PostView) -> Self {
+        Self {
+            id: p.id.get(),
+            title: p.title.as_str().to_owned(),
+            content: p.content.as_str().to_owned(),
+            published: p.published,
+            created_at: p.created_at,
+            owner_id: p.owner.id.get(),
+            owner: p.owner.into(),
+            votes: p.votes,
+        }
+    }
+}
+
+/// Registration.
+#[derive(Debug, Object, Deserialize)]
+pub struct RegisterBody {
+    /// An email address, unique without regard to case.
+    pub email: String,
+    /// 8 or more characters, at most 72 bytes of UTF-8.
+    pub password: String,
+}
+
+/// A post to create, or the replacement of one.
+#[derive(Debug, Object, Deserialize)]
+pub struct PostBody {
+    /// 1 to 300 characters after trimming.
+    pub title: String,
+    /// 1 to 50,000 characters.
+    pub content: String,
+    /// `false` makes a draft; defaults to `true`.
+    #[oai(default = "yes")]
+    #[serde(default = "yes")]
+    pub published: bool,
+}
+
+/// A vote (`dir` 1) or its removal (`dir` 0).
+#[derive(Debug, Object, Deserialize)]
+pub struct VoteBody {
+    /// The post.
+    #[oai(validator(minimum(value = "1")))]
+    pub post_id: i64,
+    /// 1 adds the caller's vote, 0 removes it.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub dir: i64,
+}
+
+/// A role change.
+#[derive(Debug, Object, Deserialize)]
+pub struct RoleBody {
+    /// `user` or `admin`.
+    pub role: RoleName,
+}
+
+/// A role's wire name.
+#[derive(Debug, Clone, Copy, poem_openapi::Enum, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// The default role.
+    User,
+    /// May manage users and every post.
+    Admin,
+}
+
+/// The OAuth2 password form (`application/x-www-form-urlencoded`).
+#[derive(Debug, Object, Deserialize)]
+pub struct LoginForm {
+    /// The email.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// `password`, if given; ignored.
+    pub grant_type: Option<String>,
+    /// Ignored.
+    pub scope: Option<String>,
+    /// Ignored.
+    pub client_id: Option<String>,
+    /// Ignored.
+    pub client_secret: Option<String>,
+}
+
+/// The same credentials as JSON.
+#[derive(Debug, Object, Deserialize)]
+pub struct LoginBody {
+    /// The email.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A successful login.
+#[derive(Debug, Object)]
+pub struct TokenOut {
+    /// The JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+}
+
+/// A message.
+#[derive(Debug, Object)]
+pub struct MessageOut {
+    /// What happened.
+    pub message: String,
+}
+
+/// `GET /profile`.
+#[derive(Debug, Object)]
+pub struct ProfileOut {
+    /// `Welcome <email>`.
+    pub message: String,
+    /// The caller.
+    pub user: UserOut,
+}
+
+/// `GET /`.
+#[derive(Debug, Object)]
+pub struct RootOut {
+    /// A greeting.
+    pub message: String,
+    /// Where Swagger UI is.
+    pub docs: String,
+}
+
+/// Health and readiness.
+#[derive(Debug, Object)]
+pub struct StatusOut {
+    /// `ok`.
+    pub status: String,
+}

@@ -1,0 +1,175 @@
+//! `/posts`: list, read, create, replace and delete posts.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::error::{ApiError, Errors, status::*};
+use super::json::StrictJson;
+use super::models::{PostBody, PostOut};
+use super::security::Auth;
+use super::{ApiTags, post_id};
+use crate::domain::{Page, PostContent, PostTitle, PostUpdate, Search};
+use crate::service::Service;
+
+/// The post routes.
+pub struct PostsApi;
+
+fn default_limit() -> i64 {
+    10
+}
+
+fn default_skip() -> i64 {
+    0
+}
+
+/// A page of posts.
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// The posts the caller may see, newest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<PostOut>>),
+}
+
+/// One post.
+#[derive(ApiResponse)]
+enum PostResponse {
+    /// The post.
+    #[oai(status = 200)]
+    Ok(Json<PostOut>),
+}
+
+/// A created post.
+#[derive(ApiResponse)]
+enum CreatedResponse {
+    /// The new post, owned by the caller.
+    #[oai(status = 201)]
+    Created(Json<PostOut>),
+}
+
+/// A deletion.
+#[derive(ApiResponse)]
+enum DeletedResponse {
+    /// Deleted, with its votes.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+fn parse_body(body: PostBody) -> Result<(PostTitle, PostContent, bool), ApiError> {
+    Ok((
+        PostTitle::parse(&body.title)?,
+        PostContent::parse(&body.content)?,
+        body.published,
+    ))
+}
+
+#[OpenApi(tag = "ApiTags::Posts")]
+impl PostsApi {
+    /// List posts
+    ///
+    /// Newest first. `search` matches a substring of the title without
+    /// regard to case (`%` and `_` are ordinary characters). Drafts appear
+    /// only to their owner and admins.
+    #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
+    async fn list(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// Page size, 1 to 100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Posts to skip.
+        #[oai(default = "default_skip", validator(minimum(value = "0")))]
+        skip: Query<i64>,
+        /// A substring of the title.
+        search: Query<Option<String>>,
+    ) -> Result<ListResponse, Errors<{ AUTHED | INVALID }>> {
+        let page = Page::new(limit.0, skip.0)?;
+        let search = match search.0 {
+            Some(s) => Search::parse(&s)?,
+            None => None,
+        };
+        let posts = service.list_posts(auth.caller(), search, page).await?;
+        Ok(ListResponse::Ok(Json(
+            posts.into_iter().map(PostOut::from).collect(),
+        )))
+    }
+
+    /// Read a post
+    #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
+    async fn get(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The post's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+    ) -> Result<PostResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
+        let post = service.get_post(auth.caller(), post_id(id.0)?).await?;
+        Ok(PostResponse::Ok(Json(post.into())))
+    }
+
+    /// Create a post
+    #[oai(path = "/posts", method = "post", operation_id = "create_post")]
+    async fn create(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        body: StrictJson<PostBody>,
+    ) -> Result<CreatedResponse, Errors<{ AUTHED | BODY }>> {
+        let (title, content, published) = parse_body(body.0)?;
+        let post = service
+            .create_post(auth.caller(), title, content, published)
+            .await?;
+        Ok(CreatedResponse::Created(Json(post.into())))
+    }
+
+    /// Replace a post
+    ///
+    /// For its owner or an admin. A body without `published` publishes it.
+    #[oai(path = "/posts/:id", method = "put", operation_id = "update_post")]
+    async fn update(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The post's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+        body: StrictJson<PostBody>,
+    ) -> Result<PostResponse, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | BODY }>> {
+        let id = post_id(id.0)?;
+        let (title, content, published) = parse_body(body.0)?;
+        let post = service
+            .update_post(
+                auth.caller(),
+                id,
+                PostUpdate {
+                    title,
+                    content,
+                    published,
+                },
+            )
+            .await?;
+        Ok(PostResponse::Ok(Json(post.into())))
+    }
+
+    /// Delete a post
+    ///
+    /// For its owner or an admin; its votes go with it.
+    #[oai(path = "/posts/:id", method = "delete", operation_id = "delete_post")]
+    async fn delete(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The post's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+    ) -> Result<DeletedResponse, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | INVALID }>> {
+        service.delete_post(auth.caller(), post_id(id.0)?).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+}

@@ -1,0 +1,174 @@
+//! `/users` and `/profile`: registration, look-ups and administration.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::error::{Errors, status::*};
+use super::json::StrictJson;
+use super::models::{ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
+use super::security::Auth;
+use super::{ApiTags, user_id};
+use crate::domain::{EmailAddress, Page, Password, Role};
+use crate::service::Service;
+
+/// The user routes.
+pub struct UsersApi;
+
+fn default_limit() -> i64 {
+    10
+}
+
+fn default_skip() -> i64 {
+    0
+}
+
+/// A registered user.
+#[derive(ApiResponse)]
+enum CreatedResponse {
+    /// The new user.
+    #[oai(status = 201)]
+    Created(Json<UserOut>),
+}
+
+/// A user.
+#[derive(ApiResponse)]
+enum UserResponse {
+    /// The user.
+    #[oai(status = 200)]
+    Ok(Json<UserOut>),
+}
+
+/// Users.
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// A page of users, ascending id.
+    #[oai(status = 200)]
+    Ok(Json<Vec<UserOut>>),
+}
+
+/// The caller's profile.
+#[derive(ApiResponse)]
+enum ProfileResponse {
+    /// A welcome and the caller.
+    #[oai(status = 200)]
+    Ok(Json<ProfileOut>),
+}
+
+/// A deletion.
+#[derive(ApiResponse)]
+enum DeletedResponse {
+    /// Deleted, with the user's posts and votes.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Register
+    ///
+    /// Emails are stored trimmed and lower-cased, and compared without
+    /// regard to case.
+    #[oai(path = "/users", method = "post", operation_id = "create_user")]
+    async fn create(
+        &self,
+        service: Data<&Service>,
+        body: StrictJson<RegisterBody>,
+    ) -> Result<CreatedResponse, Errors<{ BODY | CONFLICT | UNAVAILABLE }>> {
+        let email = EmailAddress::parse(&body.0.email)?;
+        let password = Password::parse(&body.0.password)?;
+        let user = service.register(email, password).await?;
+        Ok(CreatedResponse::Created(Json(user.into())))
+    }
+
+    /// The caller's profile
+    #[oai(path = "/profile", method = "get", operation_id = "profile")]
+    async fn profile(&self, auth: Auth) -> Result<ProfileResponse, Errors<AUTHED>> {
+        let user = auth.caller().user.clone();
+        let message = format!("Welcome {}", user.email);
+        Ok(ProfileResponse::Ok(Json(ProfileOut {
+            message,
+            user: user.into(),
+        })))
+    }
+
+    /// Read a user
+    #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
+    async fn get(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The user's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+    ) -> Result<UserResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
+        let user = service.get_user(auth.caller(), user_id(id.0)?).await?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// List users (admins)
+    #[oai(path = "/users", method = "get", operation_id = "list_users")]
+    async fn list(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// Page size, 1 to 100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Users to skip.
+        #[oai(default = "default_skip", validator(minimum(value = "0")))]
+        skip: Query<i64>,
+    ) -> Result<ListResponse, Errors<{ AUTHED | FORBIDDEN | INVALID }>> {
+        let page = Page::new(limit.0, skip.0)?;
+        let users = service.list_users(auth.caller(), page).await?;
+        Ok(ListResponse::Ok(Json(
+            users.into_iter().map(UserOut::from).collect(),
+        )))
+    }
+
+    /// Change a user's role (admins)
+    ///
+    /// Takes effect at once, for tokens already issued too.
+    #[oai(
+        path = "/users/:id/role",
+        method = "patch",
+        operation_id = "set_user_role"
+    )]
+    async fn set_role(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The user's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+        body: StrictJson<RoleBody>,
+    ) -> Result<UserResponse, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | BODY }>> {
+        let id = user_id(id.0)?;
+        let role = match body.0.role {
+            RoleName::User => Role::User,
+            RoleName::Admin => Role::Admin,
+        };
+        let user = service.set_role(auth.caller(), id, role).await?;
+        Ok(UserResponse::Ok(Json(user.into())))
+    }
+
+    /// Delete a user (themself, or an admin)
+    ///
+    /// The user's posts and votes go with it, and its tokens stop working.
+    #[oai(path = "/users/:id", method = "delete", operation_id = "delete_user")]
+    async fn delete(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        /// The user's id.
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+    ) -> Result<DeletedResponse, Errors<{ AUTHED | FORBIDDEN | NOT_FOUND | INVALID }>> {
+        service.delete_user(auth.caller(), user_id(id.0)?).await?;
+        Ok(DeletedResponse::NoContent)
+    }
+}

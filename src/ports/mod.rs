@@ -1,0 +1,37 @@
+//! The ports: what the service needs from the outside world, in domain terms.
+//! Adapters implement them; `app.rs` picks the implementations once.
+
+mod clock;
+mod passwords;
+mod stores;
+mod throttle;
+mod tokens;
+
+use std::sync::Arc;
+
+pub use clock::Clock;
+pub use passwords::PasswordHasher;
+pub use stores::{AddVote, CreateUserError, PostStore, UserStore, VoteStore};
+pub use throttle::{LoginThrottle, ThrottleKey, ThrottleLimits};
+pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
+
+/// Every port, chosen once at start-up.
+#[derive(Clone)]
+pub struct Ports {
+    /// Users, and the tokens revoked for them.
+    pub users: Arc<dyn UserStore>,
+    /// Posts with owners and vote counts.
+    pub posts: Arc<dyn PostStore>,
+    /// Votes.
+    pub votes: Arc<dyn VoteStore>,
+    /// Signs access tokens.
+    pub token_issuer: Arc<dyn TokenIssuer>,
+    /// Verifies access tokens.
+    pub token_verifier: Arc<dyn TokenVerifier>,
+    /// Hashes and checks passwords.
+    pub passwords: Arc<dyn PasswordHasher>,
+    /// Counts failed logins.
+    pub throttle: Arc<dyn LoginThrottle>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}

@@ -1,0 +1,156 @@
+//! The store ports, shaped for a database: each use case is one call.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::TokenId;
+use crate::domain::{
+    EmailAddress, NewPost, NewUser, Page, PasswordHash, PostFilter, PostId, PostUpdate, PostView,
+    Role, StoreError, User, UserId,
+};
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// The email is taken (compared without regard to case).
+    #[error("email taken")]
+    EmailTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Users, their credentials, and the tokens revoked for them.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Whether the store answers now (a round trip for a database).
+    ///
+    /// # Errors
+    /// [`StoreError`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new user with the next id.
+    ///
+    /// # Errors
+    /// [`CreateUserError::EmailTaken`] when the email exists.
+    async fn create(&self, user: NewUser) -> Result<User, CreateUserError>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with this id, unless `token` was revoked: what every
+    /// authenticated request needs, in one call.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError>;
+
+    /// The user with this email and their password hash.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get_credentials(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError>;
+
+    /// A page of users in ascending id order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError>;
+
+    /// Changes a role; `None` when the user does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError>;
+
+    /// Deletes a user with their posts, their votes, the votes on their
+    /// posts and their revocations; `false` when there was no such user.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn delete(&self, id: UserId) -> Result<bool, StoreError>;
+
+    /// Revokes a token of `user` until `expires_at`, after which it cannot
+    /// verify anyway and the record may be dropped.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        token: &TokenId,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
+/// Posts, read with their owner and vote count.
+#[async_trait]
+pub trait PostStore: Send + Sync + 'static {
+    /// Stores a new post with the next id and `created_at`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn create(
+        &self,
+        post: NewPost,
+        created_at: OffsetDateTime,
+    ) -> Result<PostView, StoreError>;
+
+    /// The post with its owner and vote count, whoever may see it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError>;
+
+    /// The posts the filter's visibility allows, matching its search,
+    /// newest (highest id) first, paged.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError>;
+
+    /// Replaces the editable fields; `None` when the post does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError>;
+
+    /// Deletes a post and its votes; `false` when it did not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn delete(&self, id: PostId) -> Result<bool, StoreError>;
+}
+
+/// What adding a vote did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddVote {
+    /// The vote was added.
+    Added,
+    /// The user had voted on this post already.
+    AlreadyVoted,
+    /// The post does not exist (any more).
+    PostMissing,
+}
+
+/// Votes: one per user and post, race-free.
+#[async_trait]
+pub trait VoteStore: Send + Sync + 'static {
+    /// Adds `user`'s vote on `post`, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn add(&self, user: UserId, post: PostId) -> Result<AddVote, StoreError>;
+
+    /// Removes the vote; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn remove(&self, user: UserId, post: PostId) -> Result<bool, StoreError>;
+}

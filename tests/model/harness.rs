@@ -1,0 +1,674 @@
+//! Runs scripts against the application and checks them against the model:
+//! the outcome of every step, then the invariants after it.
+//!
+//! Also the plumbing the property tests share: the test configuration,
+//! the store parameter (memory, or a fresh Postgres database per test run
+//! made from `DATABASE_URL`), `PROPTEST_CASES`, and a proptest runner that
+//! persists regressions under `proptest-regressions/` and prints the
+//! shrunk script with its trace.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use posts_api::adapters::clock::ManualClock;
+use posts_api::app;
+use posts_api::config::{Config, StoreKind};
+use posts_api::domain::{EmailAddress, Page, Password, PostId, PostView, User, UserId};
+use posts_api::ports::Clock;
+use posts_api::service::Service;
+use proptest::strategy::Strategy;
+use proptest::test_runner::{
+    Config as ProptestConfig, FileFailurePersistence, TestCaseError, TestError, TestRunner,
+};
+use time::{Duration, OffsetDateTime};
+
+use super::ops::{Op, SLOTS, Script, Who, slot_name};
+use super::outcome::{Action, Outcome, PostOut, UserOut};
+use super::reference::{ADMIN_EMAIL, ADMIN_PASSWORD, Model};
+
+/// The signing key of every app the property tests start.
+pub const SECRET: &str = "prop-test-secret-0123456789abcdef";
+/// Token lifetime the tests configure (the default).
+pub const LIFETIME_MINUTES: u32 = 30;
+
+/// The number of cases: `PROPTEST_CASES` if set, else `default`.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// `PROPTEST_CASES` divided by `divisor` (at least 1), else `default`:
+/// the smaller runs (HTTP, Postgres) scale with the main one.
+pub fn scaled_cases(default: u32, divisor: u32) -> u32 {
+    match std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        Some(n) => (n / divisor).max(1),
+        None => default,
+    }
+}
+
+/// A multi-threaded runtime (bcrypt runs on its blocking pool).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A fresh Postgres database for one test run.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    admin_url: String,
+    name: String,
+    /// The URL of the fresh database.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates `posts_prop_<uuid>` on the server at `DATABASE_URL`. Without
+    /// `DATABASE_URL` prints "skipped" and returns `None`, unless
+    /// `REQUIRE_POSTGRES=1`, when it panics.
+    pub async fn create(test: &str) -> Option<Self> {
+        let admin_url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "{test}: REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
+                );
+                println!("{test}: skipped: DATABASE_URL not set");
+                return None;
+            }
+        };
+        let name = format!("posts_prop_{}", uuid::Uuid::new_v4().simple());
+        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{test}: cannot connect to DATABASE_URL: {e}"));
+        let connection = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("{test}: cannot create database {name}: {e}"));
+        drop(client);
+        let _ = connection.await;
+        let url = with_database(&admin_url, &name);
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// Drops the database, ignoring failures.
+    pub async fn drop_best_effort(&self) {
+        let Ok((client, connection)) =
+            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
+        else {
+            return;
+        };
+        let connection = tokio::spawn(connection);
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = client.batch_execute(&sql).await;
+        drop(client);
+        let _ = connection.await;
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let start = url
+        .find("://")
+        .map(|i| i + 3)
+        .expect("DATABASE_URL must be a URL, e.g. postgres://postgres@127.0.0.1:5432/posts");
+    let rest = &url[start..];
+    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    let authority = location.split('/').next().unwrap_or(location);
+    format!("{}{authority}/{database}{query}", &url[..start])
+}
+
+/// Which store a run uses.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A fresh memory store per case.
+    Memory,
+    /// One fresh database per test run, emptied before each case.
+    Postgres(TestDb),
+}
+
+impl Store {
+    /// `memory` or `postgres`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Store::Memory => "memory",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Runs `test` on `kind`: at once for memory; for Postgres in a fresh
+/// database (dropped afterwards, also when the test fails), or not at all
+/// when `DATABASE_URL` is unset (see [`TestDb::create`]).
+pub fn with_store(
+    kind: StoreKind,
+    test_name: &str,
+    test: impl FnOnce(&tokio::runtime::Runtime, &Store),
+) {
+    let rt = runtime();
+    let store = match kind {
+        StoreKind::Memory => Store::Memory,
+        StoreKind::Postgres => match rt.block_on(TestDb::create(test_name)) {
+            Some(db) => Store::Postgres(db),
+            None => return,
+        },
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&rt, &store)));
+    if let Store::Postgres(db) = &store {
+        rt.block_on(db.drop_best_effort());
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The configuration the property tests run with: bcrypt cost 4, a known
+/// secret, the start-up admin, throttling off (the model does not count
+/// failed logins), port 0.
+pub fn config(store: &Store) -> Config {
+    let (kind, database_url) = match store {
+        Store::Memory => (StoreKind::Memory, None),
+        Store::Postgres(db) => (StoreKind::Postgres, Some(db.url.clone())),
+    };
+    Config {
+        store: kind,
+        database_url,
+        bind_addr: "127.0.0.1:0".into(),
+        jwt_secret: Some(SECRET.into()),
+        access_token_expire_minutes: LIFETIME_MINUTES,
+        bcrypt_cost: 4,
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        login_max_failures: 0,
+        login_max_failures_per_addr: 0,
+        rust_log: "warn".into(),
+        ..Config::default()
+    }
+}
+
+/// A manual clock at the current whole second, so that `exp` (whole
+/// seconds) is reached exactly by whole-second steps.
+pub fn whole_second_clock() -> ManualClock {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid");
+    ManualClock::new(now)
+}
+
+/// Builds the service for one case; on Postgres, empties the database first
+/// (every user deleted, which takes posts, votes and revocations along) and
+/// recreates the start-up admin.
+pub async fn build(store: &Store, config: &Config, clock: &ManualClock) -> Service {
+    let service = app::build_service(config, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("the service did not build on {}: {e}", store.name()));
+    if let Store::Postgres(_) = store {
+        let users = &service.ports().users;
+        loop {
+            let page = Page::new(100, 0).expect("a valid page");
+            let batch = users.list(page).await.expect("listing users to reset");
+            if batch.is_empty() {
+                break;
+            }
+            for u in batch {
+                users.delete(u.id).await.expect("deleting a user to reset");
+            }
+        }
+        let email = EmailAddress::parse(ADMIN_EMAIL).expect("admin email");
+        let password = Password::parse(ADMIN_PASSWORD).expect("admin password");
+        service
+            .ensure_admin(email, password)
+            .await
+            .expect("recreating the start-up admin");
+    }
+    service
+}
+
+/// A user as the outcome shows it.
+pub fn user_out(u: &User) -> UserOut {
+    UserOut {
+        id: u.id.get(),
+        email: u.email.as_str().to_owned(),
+        role: u.role.as_str().to_owned(),
+    }
+}
+
+/// A post as the outcome shows it.
+pub fn post_out(p: &PostView) -> PostOut {
+    PostOut {
+        id: p.id.get(),
+        title: p.title.as_str().to_owned(),
+        content: p.content.as_str().to_owned(),
+        published: p.published,
+        created_at: p.created_at.unix_timestamp_nanos(),
+        owner: user_out(&p.owner),
+        votes: p.votes,
+    }
+}
+
+/// A way to apply actions to the application.
+#[allow(async_fn_in_trait)]
+pub trait Driver {
+    /// The service behind it: the invariants read the store through its
+    /// ports, the ground truth whatever the driver.
+    fn service(&self) -> &Service;
+    /// The injected clock.
+    fn clock(&self) -> &ManualClock;
+    /// Applies one action.
+    async fn exec(&mut self, action: &Action) -> Outcome;
+    /// Whether every token is re-checked after every step (cheap through
+    /// the ports), or only each slot's latest (HTTP).
+    fn check_every_token(&self) -> bool {
+        true
+    }
+}
+
+/// Outcome counts per operation kind, collected when `PROP_STATS=1` and
+/// printed after the run: to see what the generators exercise.
+static STATS: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn record_stat(op: &Op, outcome: &Outcome) {
+    if std::env::var("PROP_STATS").as_deref() != Ok("1") {
+        return;
+    }
+    let op_kind = op.kind();
+    let outcome = format!("{outcome:?}");
+    let outcome_kind: String = outcome
+        .chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect();
+    let key = format!("{op_kind:>10} -> {outcome_kind}");
+    *STATS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_default() += 1;
+}
+
+fn print_stats(name: &str) {
+    let stats = STATS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !stats.is_empty() {
+        println!("{name}: outcomes per operation:");
+        for (key, n) in stats.iter() {
+            println!("  {key}: {n}");
+        }
+    }
+}
+
+/// A script being run: the model and what happened so far.
+struct Run {
+    model: Model,
+    trace: Vec<String>,
+}
+
+impl Run {
+    fn fail(&self, what: &str) -> String {
+        format!(
+            "{what}\n\nwhat ran (setup, then the script):\n{}",
+            self.trace.join("\n")
+        )
+    }
+
+    /// Applies one operation and checks its outcome.
+    async fn step<D: Driver>(&mut self, d: &mut D, op: &Op, label: &str) -> Result<(), String> {
+        if let Op::Advance(secs) = *op {
+            d.clock().advance(Duration::seconds(secs));
+            self.model.advance(secs);
+            self.trace.push(format!("{label}. clock +{secs}s"));
+            return Ok(());
+        }
+        let resolved = self.model.resolve(op).expect("not an Advance");
+        let slot = match *op {
+            Op::Register { slot, .. } | Op::Login { slot, .. } => Some(slot),
+            _ => None,
+        };
+        let mut expected = self.model.predict(&resolved.action);
+        let actual = d.exec(&resolved.action).await;
+        self.trace
+            .push(format!("{label}. {} -> {actual}", resolved.text));
+        if expected.created_id() == Some(0)
+            && let Some(id) = actual.created_id()
+        {
+            let last = self.model.last_id(&expected);
+            if id <= last {
+                return Err(self.fail(&format!(
+                    "step {label}: {}\n  new id {id} is not above every earlier id ({last}): ids are never reused",
+                    resolved.text
+                )));
+            }
+            expected = expected.with_created_id(id);
+        }
+        if label != "setup" {
+            record_stat(op, &actual);
+        }
+        self.check_ownership(&resolved.action, &actual, label)?;
+        if expected != actual {
+            return Err(self.fail(&format!(
+                "step {label}: {}\n  expected: {expected:?}\n  actual:   {actual:?}",
+                resolved.text
+            )));
+        }
+        self.model.commit(&resolved.action, &actual, slot);
+        Ok(())
+    }
+
+    /// Nobody changes another's post without being admin.
+    fn check_ownership(
+        &self,
+        action: &Action,
+        actual: &Outcome,
+        label: &str,
+    ) -> Result<(), String> {
+        let (token, id) = match (action, actual) {
+            (Action::UpdatePost { token, id, .. }, Outcome::Post(_))
+            | (Action::DeletePost { token, id, .. }, Outcome::Done) => (token, *id),
+            _ => return Ok(()),
+        };
+        let Some(post) = self.model.posts.iter().find(|p| p.id == id && p.alive) else {
+            return Ok(()); // the step check reports the rest
+        };
+        match self.model.caller(token) {
+            Some(actor) if actor.id == post.owner || actor.admin => Ok(()),
+            Some(actor) => Err(self.fail(&format!(
+                "INVARIANT at step {label}: user #{} ({}) changed post #{id} of user #{} without being admin",
+                actor.id,
+                if actor.admin { "admin" } else { "user" },
+                post.owner
+            ))),
+            None => Err(self.fail(&format!(
+                "INVARIANT at step {label}: post #{id} was changed with a token that must not authenticate"
+            ))),
+        }
+    }
+
+    /// After every step: the store holds what the model holds; every token
+    /// authenticates exactly when and as whom the model says; each slot
+    /// lists exactly what it may see, with the right vote counts.
+    async fn invariants<D: Driver>(&self, d: &mut D, label: &str) -> Result<(), String> {
+        self.store_matches(d, label).await?;
+        for slot in 0..SLOTS {
+            let tokens = &self.model.tokens[usize::from(slot)];
+            let first = if d.check_every_token() {
+                0
+            } else {
+                tokens.len().saturating_sub(1)
+            };
+            for (i, t) in tokens.iter().enumerate().skip(first) {
+                let action = Action::Profile {
+                    token: t.token.clone(),
+                };
+                let expected = self.model.predict(&action);
+                let actual = d.exec(&action).await;
+                if expected != actual {
+                    let state = self.model.token_problem(t).unwrap_or("valid");
+                    return Err(self.fail(&format!(
+                        "INVARIANT after step {label}: {}'s token {}/{} (user #{}, {state}) on GET /profile\n  expected: {expected:?}\n  actual:   {actual:?}",
+                        slot_name(slot),
+                        i + 1,
+                        tokens.len(),
+                        t.user
+                    )));
+                }
+            }
+            let Some(latest) = tokens.last() else {
+                continue;
+            };
+            let Some(viewer) = self.model.caller(&latest.token) else {
+                continue;
+            };
+            let action = Action::ListPosts {
+                token: latest.token.clone(),
+                search: None,
+                limit: 100,
+                skip: 0,
+            };
+            let expected = self.model.predict(&action);
+            let actual = d.exec(&action).await;
+            if expected != actual {
+                return Err(self.fail(&format!(
+                    "INVARIANT after step {label}: what {} (user #{}, {}) lists\n  expected: {expected}\n  actual:   {actual}",
+                    slot_name(slot),
+                    viewer.id,
+                    if viewer.admin { "admin" } else { "user" }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The store, read through the ports, equals the model.
+    async fn store_matches<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
+        let ports = d.service().ports();
+        for u in &self.model.users {
+            let id = UserId::new(u.id).expect("a positive id");
+            let got = match ports.users.get(id).await {
+                Ok(user) => user.as_ref().map(user_out),
+                Err(e) => return Err(self.fail(&format!("store failed reading user: {e}"))),
+            };
+            let want = u.alive.then(|| Model::user_out(u));
+            if got != want {
+                return Err(self.fail(&format!(
+                    "INVARIANT after step {label}: user #{} in the store\n  expected: {want:?}\n  actual:   {got:?}",
+                    u.id
+                )));
+            }
+        }
+        for p in &self.model.posts {
+            let id = PostId::new(p.id).expect("a positive id");
+            let got = match ports.posts.get(id).await {
+                Ok(post) => post.as_ref().map(post_out),
+                Err(e) => return Err(self.fail(&format!("store failed reading post: {e}"))),
+            };
+            let want = p.alive.then(|| self.model.post_out(p));
+            if got != want {
+                return Err(self.fail(&format!(
+                    "INVARIANT after step {label}: post #{} in the store (votes counted from the model's voters {:?})\n  expected: {want:?}\n  actual:   {got:?}",
+                    p.id, p.voters
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fixed setup every script starts from: the start-up admin logs in;
+/// u1, u2 and u3 register and log in; then `p0` (u1's, published), `p1`
+/// (u2's draft) and `p2` (u3's, published) are created. Checked like any
+/// step.
+const SETUP: &[Op] = &[
+    Op::Login {
+        slot: 0,
+        wrong: false,
+        shout: false,
+    },
+    Op::Register {
+        slot: 1,
+        shout: false,
+    },
+    Op::Login {
+        slot: 1,
+        wrong: false,
+        shout: false,
+    },
+    Op::Register {
+        slot: 2,
+        shout: false,
+    },
+    Op::Login {
+        slot: 2,
+        wrong: false,
+        shout: false,
+    },
+    Op::Register {
+        slot: 3,
+        shout: false,
+    },
+    Op::Login {
+        slot: 3,
+        wrong: false,
+        shout: false,
+    },
+    Op::Create {
+        who: Who::latest(1),
+        title: 0,
+        published: Some(true),
+    },
+    Op::Create {
+        who: Who::latest(2),
+        title: 2,
+        published: Some(false),
+    },
+    Op::Create {
+        who: Who::latest(3),
+        title: 4,
+        published: Some(true),
+    },
+];
+
+/// Runs the setup and `script` through `d`, checking every step against
+/// the model and the invariants after each; `Err` carries the failure and
+/// the trace of what ran.
+pub async fn run_script<D: Driver>(d: &mut D, script: &Script) -> Result<(), String> {
+    let ports = d.service().ports();
+    let email = EmailAddress::parse(ADMIN_EMAIL).expect("admin email");
+    let admin = match ports.users.get_credentials(&email).await {
+        Ok(Some((user, _))) => user_out(&user),
+        other => return Err(format!("the start-up admin is missing: {other:?}")),
+    };
+    if admin.role != "admin" {
+        return Err(format!("the start-up admin is not an admin: {admin:?}"));
+    }
+    let now = d.clock().now().unix_timestamp_nanos();
+    let lifetime = i64::from(LIFETIME_MINUTES) * 60;
+    let mut run = Run {
+        model: Model::new(now, lifetime, &admin),
+        trace: vec![format!(
+            "setup: start-up admin #{} {}",
+            admin.id, admin.email
+        )],
+    };
+    for op in SETUP {
+        run.step(d, op, "setup").await?;
+    }
+    run.invariants(d, "setup").await?;
+    for (i, op) in script.0.iter().enumerate() {
+        let label = format!("{:>2}", i + 1);
+        run.step(d, op, &label).await?;
+        run.invariants(d, label.trim()).await?;
+    }
+    Ok(())
+}
+
+/// Runs a property with `cases` cases, persisting failures in
+/// `regressions` (a path under `proptest-regressions/`, replayed first on
+/// every run); `Err` holds proptest's shrunk input and its failure.
+pub fn run_property<S>(
+    name: &str,
+    strategy: S,
+    cases: u32,
+    regressions: &'static str,
+    test: impl Fn(S::Value) -> Result<(), String>,
+) -> Result<(), (S::Value, String)>
+where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        ..ProptestConfig::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let started = std::time::Instant::now();
+    match runner.run(&strategy, |value| test(value).map_err(TestCaseError::fail)) {
+        Ok(()) => {
+            println!(
+                "{name}: {cases} cases passed in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(TestError::Fail(reason, value)) => Err((value, reason.message().to_owned())),
+        Err(TestError::Abort(reason)) => panic!("{name}: aborted: {reason}"),
+    }
+}
+
+/// [`run_property`], panicking with the shrunk input and its failure.
+pub fn check_property<S>(
+    name: &str,
+    strategy: S,
+    cases: u32,
+    regressions: &'static str,
+    test: impl Fn(S::Value) -> Result<(), String>,
+) where
+    S: Strategy,
+    S::Value: Debug,
+{
+    if let Err((value, reason)) = run_property(name, strategy, cases, regressions, test) {
+        panic!("{name}: property failed.\n\nminimal failing input:\n{value:#?}\n\n{reason}\n");
+    }
+}
+
+/// [`check_property`] for scripts: proptest's shrinking deletes steps in
+/// one pass before it simplifies them, so after it the failing script is
+/// cut further, greedily, until no single step can go.
+pub fn check_script_property(
+    name: &str,
+    max_len: usize,
+    cases: u32,
+    regressions: &'static str,
+    test: impl Fn(&Script) -> Result<(), String>,
+) {
+    let strategy = super::ops::script(max_len);
+    let result = run_property(name, strategy, cases, regressions, |s| test(&s));
+    print_stats(name);
+    let Err((shrunk, reason)) = result else {
+        return;
+    };
+    let (script, reason) = minimize(shrunk, reason, &test);
+    panic!(
+        "{name}: property failed.\n\nminimal failing script ({} steps after the setup):\n{script:#?}\n\n{reason}\n",
+        script.0.len()
+    );
+}
+
+/// Deletes steps while the script still fails, until none can go.
+pub fn minimize(
+    mut script: Script,
+    mut reason: String,
+    test: &impl Fn(&Script) -> Result<(), String>,
+) -> (Script, String) {
+    loop {
+        let mut progress = false;
+        let mut i = script.0.len();
+        while i > 0 {
+            i -= 1;
+            let mut candidate = script.clone();
+            candidate.0.remove(i);
+            if let Err(why) = test(&candidate) {
+                script = candidate;
+                reason = why;
+                progress = true;
+            }
+        }
+        if !progress {
+            return (script, reason);
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Operations of a random script, their generators, and a `Debug` that
+//! reads like a test plan (`u2 PUT p0 "CATS" draft`).
+//!
+//! Operations name things relatively, so that any sub-sequence (what
+//! shrinking tries) still means something:
+//! - actors are slots: `admin` (slot 0, the start-up admin's email) and
+//!   `u1`..`u3`; a slot keeps every token it was ever given, and `u1~1`
+//!   means "u1's token before the latest one";
+//! - posts are `p0`, `p1`, ...: the k-th post created in this run (deleted
+//!   or not); one never created is a missing id;
+//! - a user target is a slot's latest user (deleted or not).
+
+use std::fmt;
+
+use proptest::prelude::*;
+
+/// Slot 0 is the start-up admin's email; slots 1..=3 are ordinary users.
+pub const SLOTS: u8 = 4;
+/// Post titles: cases, `%` and `_`, non-ASCII, and white space to trim.
+pub const TITLES: &[&str] = &[
+    "Rust tips",
+    "rust 100%",
+    "Cats_and dogs",
+    "  CATS  ",
+    "Été chaud",
+    "a_b%c",
+];
+/// Searches over those titles: case-insensitive substrings, literal `%`
+/// and `_`, one that matches nothing.
+pub const SEARCHES: &[&str] = &["rust", "CAT", "%", "_", "ÉTÉ", "s d", "zzz"];
+/// Clock steps in seconds; tokens live 1800 s, so sums of these reach the
+/// expiry exactly, just before and just after.
+pub const ADVANCES: &[i64] = &[1, 59, 60, 61, 900, 1799, 1800, 1801];
+
+/// Who acts: a slot, and which of its tokens (0 = the latest, 1 = the one
+/// before, ... clamped to the oldest).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    /// 0 = admin, 1..=3 = u1..u3.
+    pub slot: u8,
+    /// Tokens back from the latest.
+    pub back: u8,
+}
+
+impl Who {
+    /// The latest token of `slot`.
+    pub const fn latest(slot: u8) -> Self {
+        Self { slot, back: 0 }
+    }
+}
+
+/// `admin`, `u1`, `u2`, `u3`.
+pub fn slot_name(slot: u8) -> String {
+    if slot == 0 {
+        "admin".to_owned()
+    } else {
+        format!("u{slot}")
+    }
+}
+
+impl fmt::Debug for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&slot_name(self.slot))?;
+        if self.back > 0 {
+            write!(f, "~{}", self.back)?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of a script.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /users` with the slot's email (`shout`: upper-cased and padded).
+    Register {
+        /// Whose email.
+        slot: u8,
+        /// Send the email upper-cased with spaces around it.
+        shout: bool,
+    },
+    /// `POST /login`; the slot gains a token on success.
+    Login {
+        /// Whose email.
+        slot: u8,
+        /// Send a wrong password.
+        wrong: bool,
+        /// Send the email upper-cased with spaces around it.
+        shout: bool,
+    },
+    /// `POST /logout` with that token.
+    Logout(Who),
+    /// `GET /profile` (the service's `authenticate`).
+    Profile(Who),
+    /// `POST /posts`; `published: None` omits the field.
+    Create {
+        /// The author.
+        who: Who,
+        /// Index into [`TITLES`].
+        title: u8,
+        /// The flag sent, if any.
+        published: Option<bool>,
+    },
+    /// `GET /posts/{p}`.
+    Read {
+        /// The reader.
+        who: Who,
+        /// Which post.
+        post: u8,
+    },
+    /// `GET /posts?search=&limit=&skip=`.
+    List {
+        /// The reader.
+        who: Who,
+        /// Index into [`SEARCHES`].
+        search: Option<u8>,
+        /// Page size (0 and 101 are invalid).
+        limit: i64,
+        /// Rows to skip (-1 is invalid).
+        skip: i64,
+    },
+    /// `PUT /posts/{p}`; `published: None` omits the field (publishes).
+    Update {
+        /// The editor.
+        who: Who,
+        /// Which post.
+        post: u8,
+        /// Index into [`TITLES`].
+        title: u8,
+        /// The flag sent, if any.
+        published: Option<bool>,
+    },
+    /// `DELETE /posts/{p}`.
+    Delete {
+        /// Who deletes.
+        who: Who,
+        /// Which post.
+        post: u8,
+    },
+    /// `POST /vote` with `dir` 1 (`up`) or 0.
+    Vote {
+        /// The voter.
+        who: Who,
+        /// Which post.
+        post: u8,
+        /// Add (`true`) or remove the vote.
+        up: bool,
+    },
+    /// `POST /vote` with `dir` 0 on the newest post this actor's user has
+    /// a vote on (`p0` if none).
+    Unvote(Who),
+    /// `GET /users/{id}` of a slot's latest user.
+    GetUser {
+        /// The reader.
+        who: Who,
+        /// Whose user.
+        target: u8,
+    },
+    /// `GET /users?limit=&skip=` (admins).
+    ListUsers {
+        /// The reader.
+        who: Who,
+        /// Page size.
+        limit: i64,
+        /// Rows to skip.
+        skip: i64,
+    },
+    /// `PATCH /users/{id}/role` (admins): promote or demote.
+    SetRole {
+        /// Who changes it.
+        who: Who,
+        /// Whose user.
+        target: u8,
+        /// `admin` (`true`) or `user`.
+        admin: bool,
+    },
+    /// `DELETE /users/{id}` (themself or an admin).
+    DeleteUser {
+        /// Who deletes.
+        who: Who,
+        /// Whose user.
+        target: u8,
+    },
+    /// Moves the injected clock forward this many seconds.
+    Advance(i64),
+}
+
+impl Op {
+    /// The operation's name, for statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Register { .. } => "register",
+            Op::Login { .. } => "login",
+            Op::Logout(_) => "logout",
+            Op::Profile(_) => "profile",
+            Op::Create { .. } => "create",
+            Op::Read { .. } => "read",
+            Op::List { .. } => "list",
+            Op::Update { .. } => "update",
+            Op::Delete { .. } => "delete",
+            Op::Vote { up: true, .. } => "vote",
+            Op::Vote { up: false, .. } => "vote-0",
+            Op::Unvote(_) => "unvote",
+            Op::GetUser { .. } => "get-user",
+            Op::ListUsers { .. } => "list-users",
+            Op::SetRole { admin: true, .. } => "promote",
+            Op::SetRole { admin: false, .. } => "demote",
+            Op::DeleteUser { .. } => "del-user",
+            Op::Advance(_) => "advance",
+        }
+    }
+}
+
+/// `"published"` as the script sends it.
+fn flag(published: Option<bool>) -> &'static str {
+    match published {
+        Some(true) => "published",
+        Some(false) => "draft",
+        None => "(no flag)",
+    }
+}
+
+fn title(i: u8) -> &'static str {
+    TITLES[usize::from(i) % TITLES.len()]
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Register { slot, shout } => {
+                write!(f, "register {}", slot_name(*slot))?;
+                if *shout {
+                    f.write_str(" (EMAIL SHOUTED)")?;
+                }
+                Ok(())
+            }
+            Op::Login { slot, wrong, shout } => {
+                write!(f, "login {}", slot_name(*slot))?;
+                if *wrong {
+                    f.write_str(" with a wrong password")?;
+                }
+                if *shout {
+                    f.write_str(" (EMAIL SHOUTED)")?;
+                }
+                Ok(())
+            }
+            Op::Logout(who) => write!(f, "{who:?} logout"),
+            Op::Profile(who) => write!(f, "{who:?} GET /profile"),
+            Op::Create {
+                who,
+                title: t,
+                published,
+            } => write!(f, "{who:?} create {:?} {}", title(*t), flag(*published)),
+            Op::Read { who, post } => write!(f, "{who:?} GET p{post}"),
+            Op::List {
+                who,
+                search,
+                limit,
+                skip,
+            } => {
+                write!(f, "{who:?} list")?;
+                if let Some(s) = search {
+                    write!(
+                        f,
+                        " search={:?}",
+                        SEARCHES[usize::from(*s) % SEARCHES.len()]
+                    )?;
+                }
+                write!(f, " limit={limit} skip={skip}")
+            }
+            Op::Update {
+                who,
+                post,
+                title: t,
+                published,
+            } => write!(
+                f,
+                "{who:?} PUT p{post} {:?} {}",
+                title(*t),
+                flag(*published)
+            ),
+            Op::Delete { who, post } => write!(f, "{who:?} DELETE p{post}"),
+            Op::Vote { who, post, up } => {
+                let dir = if *up { "up (dir 1)" } else { "unvote (dir 0)" };
+                write!(f, "{who:?} vote p{post} {dir}")
+            }
+            Op::Unvote(who) => write!(f, "{who:?} unvote (their newest vote)"),
+            Op::GetUser { who, target } => write!(f, "{who:?} GET user {}", slot_name(*target)),
+            Op::ListUsers { who, limit, skip } => {
+                write!(f, "{who:?} list users limit={limit} skip={skip}")
+            }
+            Op::SetRole { who, target, admin } => {
+                let role = if *admin { "promote" } else { "demote" };
+                write!(f, "{who:?} {role} {}", slot_name(*target))
+            }
+            Op::DeleteUser { who, target } => {
+                write!(f, "{who:?} DELETE user {}", slot_name(*target))
+            }
+            Op::Advance(secs) => write!(f, "clock +{secs}s"),
+        }
+    }
+}
+
+/// A script: the operations after the fixed setup (the start-up admin
+/// logged in; u1, u2, u3 registered and logged in; `p0` by u1, `p1` a
+/// draft by u2, `p2` by u3).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Script(pub Vec<Op>);
+
+impl fmt::Debug for Script {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Script [")?;
+        for (i, op) in self.0.iter().enumerate() {
+            writeln!(f, "  {:>2}. {op:?}", i + 1)?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// An actor: mostly the latest token, sometimes an older one.
+pub fn who() -> impl Strategy<Value = Who> {
+    let back = prop_oneof![8 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)];
+    (0..SLOTS, back).prop_map(|(slot, back)| Who { slot, back })
+}
+
+/// `p0`..`p5`: the setup's three posts mostly, so that scripts act on the
+/// same posts often; `p3`.. exist once the script creates them.
+fn post() -> impl Strategy<Value = u8> {
+    prop_oneof![4 => 0u8..3, 1 => 3u8..6]
+}
+
+fn published() -> impl Strategy<Value = Option<bool>> {
+    prop_oneof![3 => Just(Some(true)), 3 => Just(Some(false)), 1 => Just(None)]
+}
+
+fn title_index() -> impl Strategy<Value = u8> {
+    0..TITLES.len() as u8
+}
+
+/// Page sizes: mostly valid, sometimes out of range (422).
+fn limit(invalid: bool) -> BoxedStrategy<i64> {
+    let valid = prop_oneof![Just(100i64), Just(1), Just(2), Just(3), Just(10)];
+    if invalid {
+        prop_oneof![9 => valid, 1 => Just(0i64), 1 => Just(101i64)].boxed()
+    } else {
+        valid.boxed()
+    }
+}
+
+fn skip(invalid: bool) -> BoxedStrategy<i64> {
+    let valid = prop_oneof![Just(0i64), Just(1), Just(2), Just(4)];
+    if invalid {
+        prop_oneof![9 => valid, 1 => Just(-1i64)].boxed()
+    } else {
+        valid.boxed()
+    }
+}
+
+/// One operation, weighted towards the ones the access rules are about.
+pub fn op() -> impl Strategy<Value = Op> {
+    let slot = 0..SLOTS;
+    prop_oneof![
+        12 => (who(), title_index(), published())
+            .prop_map(|(who, title, published)| Op::Create { who, title, published }),
+        10 => (who(), post(), title_index(), published())
+            .prop_map(|(who, post, title, published)| Op::Update { who, post, title, published }),
+        10 => (who(), post(), prop::bool::weighted(0.8))
+            .prop_map(|(who, post, up)| Op::Vote { who, post, up }),
+        3 => who().prop_map(Op::Unvote),
+        6 => (who(), post()).prop_map(|(who, post)| Op::Read { who, post }),
+        6 => (who(), prop::option::weighted(0.4, 0..SEARCHES.len() as u8), limit(true), skip(true))
+            .prop_map(|(who, search, limit, skip)| Op::List { who, search, limit, skip }),
+        5 => (who(), post()).prop_map(|(who, post)| Op::Delete { who, post }),
+        6 => (who(), slot.clone(), any::<bool>())
+            .prop_map(|(who, target, admin)| Op::SetRole { who, target, admin }),
+        6 => (slot.clone(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
+            .prop_map(|(slot, wrong, shout)| Op::Login { slot, wrong, shout }),
+        4 => who().prop_map(Op::Logout),
+        3 => (who(), slot.clone()).prop_map(|(who, target)| Op::DeleteUser { who, target }),
+        3 => (slot.clone(), prop::bool::weighted(0.3))
+            .prop_map(|(slot, shout)| Op::Register { slot, shout }),
+        2 => (0..ADVANCES.len()).prop_map(|i| Op::Advance(ADVANCES[i])),
+        2 => (who(), limit(false), skip(false))
+            .prop_map(|(who, limit, skip)| Op::ListUsers { who, limit, skip }),
+        2 => (who(), slot).prop_map(|(who, target)| Op::GetUser { who, target }),
+        2 => who().prop_map(Op::Profile),
+    ]
+}
+
+/// Scripts of 0 to `max_len` operations (empty: the setup alone).
+pub fn script(max_len: usize) -> impl Strategy<Value = Script> {
+    proptest::collection::vec(op(), 0..=max_len).prop_map(Script)
+}

@@ -1,0 +1,118 @@
+//! The queries use their indexes: `EXPLAIN` of the store's own statements
+//! (from `adapters::postgres::queries`) on a database with enough rows for
+//! the planner to care. Run with `--nocapture` to see the plans.
+
+mod postgres_support;
+
+use postgres_support::{TestDb, clock, open_store};
+use posts_api::adapters::postgres::queries;
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+/// 4,000 users, 40,000 posts (one in ten a draft), 20,000 votes and
+/// 1,000 revoked tokens; then vacuumed (which also flushes the trigram
+/// index's pending list) and analysed, as autovacuum would.
+const SEED: &str = "
+    INSERT INTO users (email, password_hash, created_at)
+        SELECT 'user' || g || '@example.com', 'x', now() FROM generate_series(1, 4000) g;
+    INSERT INTO posts (owner_id, title, title_lower, content, published, created_at)
+        SELECT 1 + g % 4000, 'Post ' || md5(g::text), 'post ' || md5(g::text), 'content', g % 10 <> 0, now()
+        FROM generate_series(1, 40000) g;
+    INSERT INTO votes (post_id, user_id, created_at)
+        SELECT g, 1 + (g * 7) % 4000, now() FROM generate_series(1, 40000, 2) g;
+    INSERT INTO revoked_tokens (jti, user_id, expires_at)
+        SELECT 'jti-' || g, 1 + g % 4000, now() + interval '1 hour' FROM generate_series(1, 1000) g;
+";
+
+/// The plan of `sql` for these parameters. The store's connections plan
+/// every execution for its parameters (`plan_cache_mode =
+/// force_custom_plan`), so this is the plan they run.
+async fn custom_plan(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String {
+    let rows = client
+        .query(&format!("EXPLAIN {sql}"), params)
+        .await
+        .expect("EXPLAIN");
+    rows.iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Prints the plan and asserts it reads no table in full and uses `indexes`.
+#[track_caller]
+fn assert_indexed(what: &str, plan: &str, indexes: &[&str]) {
+    println!("--- {what}\n{plan}\n");
+    assert!(
+        !plan.contains("Seq Scan"),
+        "{what} scans a table in full:\n{plan}"
+    );
+    for index in indexes {
+        assert!(plan.contains(index), "{what} does not use {index}:\n{plan}");
+    }
+}
+
+#[tokio::test]
+async fn the_first_page_and_lookups_by_id_use_indexes() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    drop(open_store(&db.url, &clock()).await);
+    let client = db.client().await;
+    client.batch_execute(SEED).await.expect("seed");
+    client
+        .batch_execute("VACUUM ANALYZE")
+        .await
+        .expect("VACUUM ANALYZE");
+    let (viewer, limit, skip, reach) = (7_i64, 10_i64, 0_i64, 10_i64);
+
+    // GET /posts as a user: published posts and the viewer's drafts.
+    let first_page = custom_plan(
+        &client,
+        queries::LIST_VISIBLE,
+        &[&viewer, &limit, &skip, &reach],
+    )
+    .await;
+    assert_indexed(
+        "first page, user",
+        &first_page,
+        &["Merge Append", "posts_owner_id_id_idx", "users_pkey"],
+    );
+    // GET /posts as an admin.
+    let all = custom_plan(&client, queries::LIST_ALL, &[&limit, &skip]).await;
+    assert_indexed(
+        "first page, admin",
+        &all,
+        &["Index Scan Backward using posts_pkey", "users_pkey"],
+    );
+
+    // GET /posts/{id}, with owner and vote count.
+    let by_id = custom_plan(&client, queries::POST_BY_ID, &[&12_345_i64]).await;
+    assert_indexed(
+        "post by id",
+        &by_id,
+        &[
+            "Index Scan using posts_pkey",
+            "users_pkey",
+            "votes_one_per_user_and_post",
+        ],
+    );
+
+    // Every authenticated request: the user unless the token is revoked.
+    let active = custom_plan(&client, queries::ACTIVE_USER, &[&7_i64, &"jti-7"]).await;
+    assert_indexed(
+        "user by id and token",
+        &active,
+        &["users_pkey", "revoked_tokens_pkey"],
+    );
+
+    // A rare title search goes through the trigram index.
+    let pattern = "%cb0eea8a%";
+    let search = custom_plan(
+        &client,
+        queries::LIST_VISIBLE_SEARCH,
+        &[&viewer, &limit, &skip, &reach, &pattern],
+    )
+    .await;
+    assert_indexed("search, user", &search, &["posts_title_lower_trgm_idx"]);
+    db.drop().await;
+}

@@ -1,0 +1,327 @@
+//! The Postgres store through its ports, on a fresh database per test:
+//! users and revocations, cascades, race-free votes, migrations and
+//! start-up failures.
+
+mod postgres_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
+use posts_api::adapters::postgres::PgStore;
+use posts_api::domain::{EmailAddress, Page, PostId, Role, UserId};
+use posts_api::ports::{AddVote, CreateUserError, PostStore, TokenId, UserStore, VoteStore};
+
+#[tokio::test]
+async fn users_credentials_roles_and_unique_emails() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    store.ping().await.unwrap();
+
+    let alice = UserStore::create(&store, new_user("Alice@Example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (alice.id.get(), alice.email.as_str(), alice.role),
+        (1, "alice@example.com", Role::User)
+    );
+    assert_eq!(alice.created_at, posts_api::ports::Clock::now(&clock));
+    assert!(matches!(
+        UserStore::create(&store, new_user("alice@example.com")).await,
+        Err(CreateUserError::EmailTaken)
+    ));
+    let bob = UserStore::create(&store, new_user("bob@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.id.get(),
+        3,
+        "an identity id is burnt by a failed insert, never reused"
+    );
+
+    assert_eq!(
+        UserStore::get(&store, alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    let (found, hash) = store.get_credentials(&alice.email).await.unwrap().unwrap();
+    assert_eq!((found, hash.0), (alice.clone(), "$2b$04$hash".to_owned()));
+    assert!(
+        store
+            .get_credentials(&EmailAddress::parse("nobody@example.com").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let listed = UserStore::list(&store, Page::new(10, 0).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|u| u.id.get()).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(
+        UserStore::list(&store, Page::new(10, i64::MAX).unwrap())
+            .await
+            .unwrap(),
+        []
+    );
+
+    let admin = store.set_role(bob.id, Role::Admin).await.unwrap().unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(
+        store
+            .set_role(UserId::new(99).unwrap(), Role::Admin)
+            .await
+            .unwrap(),
+        None
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn revoked_tokens_fail_and_expired_ones_are_purged() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let user = UserStore::create(&store, new_user("t@example.com"))
+        .await
+        .unwrap();
+    let (one, two) = (TokenId("jti-one".into()), TokenId("jti-two".into()));
+    let now = posts_api::ports::Clock::now(&clock);
+
+    assert!(store.get_active(user.id, &one).await.unwrap().is_some());
+    store
+        .revoke_token(user.id, &one, now + time::Duration::minutes(30))
+        .await
+        .unwrap();
+    store
+        .revoke_token(user.id, &one, now + time::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert!(
+        store.get_active(user.id, &one).await.unwrap().is_none(),
+        "revoked"
+    );
+    assert!(
+        store.get_active(user.id, &two).await.unwrap().is_some(),
+        "another token still works"
+    );
+
+    // Once `one` has expired, the next revocation deletes its row.
+    clock.advance(time::Duration::minutes(31));
+    store
+        .revoke_token(user.id, &two, now + time::Duration::minutes(60))
+        .await
+        .unwrap();
+    let client = db.client().await;
+    let jtis: Vec<String> = client
+        .query("SELECT jti FROM revoked_tokens", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(jtis, ["jti-two"]);
+
+    // Revoking for a user deleted meanwhile is not an error.
+    assert!(UserStore::delete(&store, user.id).await.unwrap());
+    store
+        .revoke_token(
+            user.id,
+            &TokenId("late".into()),
+            now + time::Duration::hours(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.get_active(user.id, &two).await.unwrap().is_none(),
+        "the user is gone"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_takes_posts_votes_and_revocations() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let now = posts_api::ports::Clock::now(&clock);
+    let gone = UserStore::create(&store, new_user("gone@example.com"))
+        .await
+        .unwrap();
+    let stays = UserStore::create(&store, new_user("stays@example.com"))
+        .await
+        .unwrap();
+    let own = PostStore::create(&store, new_post(gone.id, "mine", true), now)
+        .await
+        .unwrap();
+    let other = PostStore::create(&store, new_post(stays.id, "theirs", true), now)
+        .await
+        .unwrap();
+    assert_eq!(store.add(gone.id, other.id).await.unwrap(), AddVote::Added);
+    assert_eq!(store.add(stays.id, own.id).await.unwrap(), AddVote::Added);
+    store
+        .revoke_token(
+            gone.id,
+            &TokenId("x".into()),
+            now + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+
+    assert!(UserStore::delete(&store, gone.id).await.unwrap());
+    assert!(!UserStore::delete(&store, gone.id).await.unwrap());
+    assert_eq!(PostStore::get(&store, own.id).await.unwrap(), None);
+    assert_eq!(
+        PostStore::get(&store, other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .votes,
+        0
+    );
+    let client = db.client().await;
+    for table in [
+        "posts WHERE owner_id = $1",
+        "votes WHERE user_id = $1",
+        "revoked_tokens WHERE user_id = $1",
+    ] {
+        let row = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[&gone.id.get()])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 0, "{table}");
+    }
+    let again = UserStore::create(&store, new_user("gone@example.com"))
+        .await
+        .unwrap();
+    assert!(
+        again.id > stays.id,
+        "the email is free again, with a new id"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn concurrent_votes_count_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let now = posts_api::ports::Clock::now(&clock);
+    let user = UserStore::create(&store, new_user("v@example.com"))
+        .await
+        .unwrap();
+    let post = PostStore::create(&store, new_post(user.id, "p", false), now)
+        .await
+        .unwrap();
+
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.add(user.id, post.id).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == AddVote::Added).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, AddVote::Added | AddVote::AlreadyVoted))
+    );
+    assert_eq!(
+        PostStore::get(&store, post.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .votes,
+        1
+    );
+
+    assert_eq!(
+        store.add(user.id, PostId::new(999).unwrap()).await.unwrap(),
+        AddVote::PostMissing
+    );
+    assert!(store.remove(user.id, post.id).await.unwrap());
+    assert!(!store.remove(user.id, post.id).await.unwrap());
+    assert!(PostStore::delete(&store, post.id).await.unwrap());
+    assert!(!PostStore::delete(&store, post.id).await.unwrap());
+    assert_eq!(
+        store.add(user.id, post.id).await.unwrap(),
+        AddVote::PostMissing
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn migrations_run_once_even_when_instances_race() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let settings = settings(&db.url);
+    let (a, b) = tokio::join!(
+        PgStore::connect(&settings, Arc::new(clock.clone())),
+        PgStore::connect(&settings, Arc::new(clock.clone()))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (ran_a, ran_b) = tokio::join!(a.migrate(), b.migrate());
+    let mut ran = [ran_a.unwrap(), ran_b.unwrap()];
+    ran.sort();
+    assert_eq!(ran[0], Vec::<String>::new());
+    assert_eq!(
+        ran[1],
+        ["V1__users", "V2__posts", "V3__votes", "V4__revoked_tokens"]
+    );
+    assert_eq!(
+        a.migrate().await.unwrap(),
+        Vec::<String>::new(),
+        "up to date"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_fast_with_a_masked_url() {
+    // A port that nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres:hunter2@127.0.0.1:{port}/posts");
+    let started = Instant::now();
+    let error = PgStore::connect(&settings(&url), Arc::new(clock()))
+        .await
+        .map(drop)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        error.contains(&format!(
+            "DATABASE_URL=postgres://postgres:***@127.0.0.1:{port}/posts"
+        )),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
+}

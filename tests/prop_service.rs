@@ -1,0 +1,372 @@
+//! Model-based property test of the access rules through the service and
+//! its ports: random scripts by several users and admins (see
+//! `model::ops`) run against `Service` on the memory store, and on a fresh
+//! Postgres database when `DATABASE_URL` is set; every step's outcome and
+//! the invariants after it are checked against `model::reference`.
+//!
+//! `PROPTEST_CASES` sets the number of scripts (default 256 on memory; the
+//! Postgres run takes a quarter). A failure prints the shrunk script and
+//! the trace of what it did; its seed is kept in
+//! `proptest-regressions/prop_service.txt` and replayed first next time.
+//! The `regression_*` tests replay, as plain scripts, the shrunk failures
+//! of the bugs the suite was validated against.
+
+mod model;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use model::harness::{
+    self, Driver, Store, build, check_script_property, post_out, run_script, user_out, with_store,
+};
+use model::ops::{Op, Script, Who};
+use model::outcome::{Action, AnyToken, Outcome};
+use posts_api::adapters::clock::ManualClock;
+use posts_api::config::StoreKind;
+use posts_api::domain::{
+    AuthError, EmailAddress, LoginError, Page, Password, PostContent, PostError, PostId, PostTitle,
+    PostUpdate, RegisterError, Role, Search, UserError, UserId, VoteError,
+};
+use posts_api::service::{Caller, Service};
+
+/// Longest script (after the fixed setup).
+const MAX_STEPS: usize = 30;
+
+/// Drives the service directly, as the HTTP layer would.
+struct ServiceDriver {
+    service: Service,
+    clock: ManualClock,
+}
+
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn post_error(e: PostError) -> Outcome {
+    match e {
+        PostError::NotFound(id) => Outcome::PostNotFound(id.get()),
+        PostError::Forbidden => Outcome::Forbidden,
+        PostError::Store(e) => Outcome::Unexpected(format!("store error: {e}")),
+    }
+}
+
+fn user_error(e: UserError) -> Outcome {
+    match e {
+        UserError::NotFound(id) => Outcome::UserNotFound(id.get()),
+        UserError::Forbidden => Outcome::Forbidden,
+        UserError::Store(e) => Outcome::Unexpected(format!("store error: {e}")),
+    }
+}
+
+fn vote_error(e: VoteError) -> Outcome {
+    match e {
+        VoteError::PostNotFound(id) => Outcome::PostNotFound(id.get()),
+        VoteError::AlreadyVoted { user, post } => Outcome::AlreadyVoted {
+            user: user.get(),
+            post: post.get(),
+        },
+        VoteError::VoteNotFound => Outcome::VoteNotFound,
+        VoteError::Store(e) => Outcome::Unexpected(format!("store error: {e}")),
+    }
+}
+
+/// Validates like the HTTP layer: a bad field is a 422 naming it.
+macro_rules! parse_or_422 {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(err) => return Outcome::Invalid(err.field.to_owned()),
+        }
+    };
+}
+
+fn post_id(id: i64) -> PostId {
+    PostId::new(id).expect("the model only names positive ids")
+}
+
+fn user_id(id: i64) -> UserId {
+    UserId::new(id).expect("the model only names positive ids")
+}
+
+impl ServiceDriver {
+    /// An action by an authenticated caller.
+    async fn as_caller(&self, caller: &Caller, action: &Action) -> Outcome {
+        let s = &self.service;
+        match action {
+            Action::Register { .. } | Action::Login { .. } => {
+                unreachable!("unauthenticated actions are handled in exec")
+            }
+            Action::Logout { .. } => match s.logout(caller).await {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::Unexpected(format!("logout: {e}")),
+            },
+            Action::Profile { .. } => Outcome::User(user_out(&caller.user)),
+            Action::CreatePost {
+                title,
+                content,
+                published,
+                ..
+            } => {
+                let title = parse_or_422!(PostTitle::parse(title));
+                let content = parse_or_422!(PostContent::parse(content));
+                let published = published.unwrap_or(true);
+                match s.create_post(caller, title, content, published).await {
+                    Ok(p) => Outcome::Post(post_out(&p)),
+                    Err(e) => post_error(e),
+                }
+            }
+            Action::GetPost { id, .. } => match s.get_post(caller, post_id(*id)).await {
+                Ok(p) => Outcome::Post(post_out(&p)),
+                Err(e) => post_error(e),
+            },
+            Action::ListPosts {
+                search,
+                limit,
+                skip,
+                ..
+            } => {
+                let page = parse_or_422!(Page::new(*limit, *skip));
+                let search = parse_or_422!(Search::parse(search.as_deref().unwrap_or("")));
+                match s.list_posts(caller, search, page).await {
+                    Ok(posts) => Outcome::Posts(posts.iter().map(post_out).collect()),
+                    Err(e) => post_error(e),
+                }
+            }
+            Action::UpdatePost {
+                id,
+                title,
+                content,
+                published,
+                ..
+            } => {
+                let update = PostUpdate {
+                    title: parse_or_422!(PostTitle::parse(title)),
+                    content: parse_or_422!(PostContent::parse(content)),
+                    published: published.unwrap_or(true),
+                };
+                match s.update_post(caller, post_id(*id), update).await {
+                    Ok(p) => Outcome::Post(post_out(&p)),
+                    Err(e) => post_error(e),
+                }
+            }
+            Action::DeletePost { id, .. } => match s.delete_post(caller, post_id(*id)).await {
+                Ok(()) => Outcome::Done,
+                Err(e) => post_error(e),
+            },
+            Action::Vote { id, up, .. } => match s.vote(caller, post_id(*id), *up).await {
+                Ok(()) if *up => Outcome::VoteAdded,
+                Ok(()) => Outcome::VoteRemoved,
+                Err(e) => vote_error(e),
+            },
+            Action::GetUser { id, .. } => match s.get_user(caller, user_id(*id)).await {
+                Ok(u) => Outcome::User(user_out(&u)),
+                Err(e) => user_error(e),
+            },
+            Action::ListUsers { limit, skip, .. } => {
+                let page = parse_or_422!(Page::new(*limit, *skip));
+                match s.list_users(caller, page).await {
+                    Ok(users) => Outcome::Users(users.iter().map(user_out).collect()),
+                    Err(e) => user_error(e),
+                }
+            }
+            Action::SetRole { id, admin, .. } => {
+                let role = if *admin { Role::Admin } else { Role::User };
+                match s.set_role(caller, user_id(*id), role).await {
+                    Ok(u) => Outcome::User(user_out(&u)),
+                    Err(e) => user_error(e),
+                }
+            }
+            Action::DeleteUser { id, .. } => match s.delete_user(caller, user_id(*id)).await {
+                Ok(()) => Outcome::Done,
+                Err(e) => user_error(e),
+            },
+        }
+    }
+}
+
+impl Driver for ServiceDriver {
+    fn service(&self) -> &Service {
+        &self.service
+    }
+
+    fn clock(&self) -> &ManualClock {
+        &self.clock
+    }
+
+    async fn exec(&mut self, action: &Action) -> Outcome {
+        let s = &self.service;
+        match action {
+            Action::Register { email, password } => {
+                let email = parse_or_422!(EmailAddress::parse(email));
+                let password = parse_or_422!(Password::parse(password));
+                match s.register(email, password).await {
+                    Ok(u) => Outcome::User(user_out(&u)),
+                    Err(RegisterError::EmailTaken(e)) => Outcome::EmailTaken(e.as_str().into()),
+                    Err(e) => Outcome::Unexpected(format!("register: {e}")),
+                }
+            }
+            Action::Login { email, password } => match s.login(email, password, CLIENT).await {
+                Ok(t) => {
+                    // The token's own claims must name the user who logged in.
+                    let Ok(caller) = s.authenticate(&t.token).await else {
+                        return Outcome::Unexpected("a fresh token does not authenticate".into());
+                    };
+                    if caller.user.id != t.claims.user_id {
+                        return Outcome::Unexpected("a fresh token names another user".into());
+                    }
+                    Outcome::LoggedIn {
+                        expires_in: t.expires_in,
+                        token: AnyToken(t.token),
+                    }
+                }
+                Err(LoginError::InvalidCredentials) => Outcome::BadCredentials,
+                Err(e) => Outcome::Unexpected(format!("login: {e}")),
+            },
+            _ => {
+                let token = action.token().expect("an authenticated action");
+                match s.authenticate(token).await {
+                    Ok(caller) => self.as_caller(&caller, action).await,
+                    Err(AuthError::InvalidToken) => Outcome::BadToken,
+                    Err(e) => Outcome::Unexpected(format!("authenticate: {e}")),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one script on a freshly built service.
+fn run_one(rt: &tokio::runtime::Runtime, store: &Store, script: &Script) -> Result<(), String> {
+    rt.block_on(async {
+        let clock = harness::whole_second_clock();
+        let service = build(store, &harness::config(store), &clock).await;
+        let mut driver = ServiceDriver { service, clock };
+        run_script(&mut driver, script).await
+    })
+}
+
+fn model_based(kind: StoreKind, default_cases: u32, divisor: u32) {
+    with_store(kind, "prop_service", |rt, store| {
+        check_script_property(
+            &format!("prop_service on {}", store.name()),
+            MAX_STEPS,
+            harness::scaled_cases(default_cases, divisor),
+            "proptest-regressions/prop_service.txt",
+            |s| run_one(rt, store, s),
+        );
+    });
+}
+
+#[test]
+fn service_follows_the_model_on_memory() {
+    model_based(StoreKind::Memory, 256, 1);
+}
+
+#[test]
+fn service_follows_the_model_on_postgres() {
+    model_based(StoreKind::Postgres, 64, 4);
+}
+
+/// Runs a fixed script on memory and on Postgres (when configured).
+fn replay(ops: Vec<Op>) {
+    let script = Script(ops);
+    for kind in [StoreKind::Memory, StoreKind::Postgres] {
+        with_store(kind, "prop_service regression", |rt, store| {
+            if let Err(failure) = run_one(rt, store, &script) {
+                panic!("{script:#?}\non {}: {failure}", store.name());
+            }
+        });
+    }
+}
+
+const ADMIN: Who = Who::latest(0);
+const U1: Who = Who::latest(1);
+const U2: Who = Who::latest(2);
+
+#[test]
+fn regression_non_owner_cannot_update() {
+    replay(vec![
+        Op::Create {
+            who: U1,
+            title: 0,
+            published: Some(true),
+        },
+        Op::Update {
+            who: U2,
+            post: 0,
+            title: 1,
+            published: Some(true),
+        },
+    ]);
+}
+
+#[test]
+fn regression_demoted_admin_loses_rights_at_once() {
+    replay(vec![
+        Op::SetRole {
+            who: ADMIN,
+            target: 1,
+            admin: true,
+        },
+        Op::Login {
+            slot: 1,
+            wrong: false,
+            shout: false,
+        },
+        Op::SetRole {
+            who: ADMIN,
+            target: 1,
+            admin: false,
+        },
+        Op::ListUsers {
+            who: U1,
+            limit: 100,
+            skip: 0,
+        },
+    ]);
+}
+
+#[test]
+fn regression_drafts_stay_private() {
+    replay(vec![
+        Op::Create {
+            who: U1,
+            title: 0,
+            published: Some(false),
+        },
+        Op::List {
+            who: U2,
+            search: None,
+            limit: 10,
+            skip: 0,
+        },
+    ]);
+}
+
+#[test]
+fn regression_revoked_token_stays_revoked() {
+    replay(vec![Op::Logout(U1), Op::Profile(U1)]);
+}
+
+#[test]
+fn regression_token_expires_exactly_at_exp() {
+    replay(vec![
+        Op::Advance(1799),
+        Op::Profile(U1),
+        Op::Advance(1),
+        Op::Profile(U1),
+    ]);
+}
+
+#[test]
+fn regression_deleted_voter_leaves_no_vote() {
+    replay(vec![
+        Op::Create {
+            who: U1,
+            title: 0,
+            published: Some(true),
+        },
+        Op::Vote {
+            who: U2,
+            post: 0,
+            up: true,
+        },
+        Op::DeleteUser { who: U2, target: 2 },
+    ]);
+}
