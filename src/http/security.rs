@@ -1,9 +1,10 @@
 //! The security schemes: a bearer paste box and the OAuth2 password flow
 //! against `/login`, both checked by the same verifier.
 
-use poem::Request;
-use poem_openapi::SecurityScheme;
-use poem_openapi::auth::Bearer;
+use poem::{Request, RequestBody};
+use poem_openapi::auth::{Bearer, BearerAuthorization};
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use super::error::ApiError;
 use crate::service::{Caller, Service};
@@ -21,10 +22,13 @@ async fn check(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         .map_err(ApiError::from)?)
 }
 
+// The two schemes below are only registered in the document (by `Auth`);
+// routes never extract them, hence the unread fields.
+
 /// Paste a token from `POST /login`.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check")]
-pub struct BearerToken(Caller);
+pub struct BearerToken(#[allow(dead_code)] Caller);
 
 /// Log in with email (as username) and password.
 #[derive(SecurityScheme)]
@@ -33,22 +37,46 @@ pub struct BearerToken(Caller);
     flows(password(token_url = "/login")),
     checker = "check"
 )]
-pub struct PasswordFlow(Caller);
+pub struct PasswordFlow(#[allow(dead_code)] Caller);
 
 /// Either scheme: a route that takes `Auth` needs a valid token.
-#[derive(SecurityScheme)]
-pub enum Auth {
-    /// A pasted bearer token.
-    Bearer(BearerToken),
-    /// A token from the password flow.
-    OAuth2(PasswordFlow),
-}
+///
+/// Written by hand rather than derived as an enum of the two schemes: both
+/// carry the same `Authorization: Bearer` header, and the derived enum would
+/// run the checker once per scheme, so a refused token would cost two
+/// store round trips (two wait timeouts when the database is down).
+pub struct Auth(Caller);
 
 impl Auth {
     /// The authenticated caller.
     pub fn caller(&self) -> &Caller {
-        match self {
-            Auth::Bearer(BearerToken(c)) | Auth::OAuth2(PasswordFlow(c)) => c,
-        }
+        &self.0
+    }
+}
+
+impl<'a> ApiExtractor<'a> for Auth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerToken::register(registry);
+        PasswordFlow::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = BearerToken::security_schemes();
+        schemes.extend(PasswordFlow::security_schemes());
+        schemes
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let bearer = <Bearer as BearerAuthorization>::from_request(req)?;
+        Ok(Self(check(req, bearer).await?))
     }
 }
