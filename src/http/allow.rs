@@ -1,10 +1,12 @@
-//! The `Allow` header of a 405 answer (RFC 9110 15.5.6): which methods the
-//! path takes, read once from the generated OpenAPI document.
+//! The routes of the generated OpenAPI document, read once: the `Allow`
+//! header of a 405 answer (RFC 9110 15.5.6), and the path template a
+//! request matched, for logs and metrics.
 
 /// Path templates and their methods.
 #[derive(Debug, Default)]
 pub struct AllowTable {
-    routes: Vec<(Vec<Segment>, String)>,
+    /// Segments, comma-separated methods, the template as documented.
+    routes: Vec<(Vec<Segment>, String, String)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -41,7 +43,7 @@ impl AllowTable {
                     .map(|m| m.to_uppercase())
                     .collect();
                 methods.sort();
-                (segments, methods.join(", "))
+                (segments, methods.join(", "), path.clone())
             })
             .collect();
         Self { routes }
@@ -49,17 +51,32 @@ impl AllowTable {
 
     /// The methods `path` takes, if it is a known path.
     pub fn allowed(&self, path: &str) -> Option<&str> {
+        self.find(path, |_| false)
+            .map(|(_, methods, _)| methods.as_str())
+    }
+
+    /// The documented template (`/posts/{id}`) of a route pattern as poem
+    /// matched it (`/posts/:param0`), if it is one of the document's.
+    pub fn template(&self, pattern: &str) -> Option<&str> {
+        self.find(pattern, |s| s.starts_with(':'))
+            .map(|(_, _, template)| template.as_str())
+    }
+
+    /// The route whose segments fit `path`; `is_param` says which segments
+    /// of `path` may only stand for a parameter.
+    fn find(
+        &self,
+        path: &str,
+        is_param: impl Fn(&str) -> bool,
+    ) -> Option<&(Vec<Segment>, String, String)> {
         let parts: Vec<&str> = split(path).collect();
-        self.routes
-            .iter()
-            .find(|(segments, _)| {
-                segments.len() == parts.len()
-                    && segments.iter().zip(&parts).all(|(s, p)| match s {
-                        Segment::Param => true,
-                        Segment::Literal(l) => l == p,
-                    })
-            })
-            .map(|(_, methods)| methods.as_str())
+        self.routes.iter().find(|(segments, _, _)| {
+            segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| match s {
+                    Segment::Param => true,
+                    Segment::Literal(l) => l == p && !is_param(p),
+                })
+        })
     }
 }
 
@@ -79,5 +96,18 @@ mod tests {
         assert_eq!(table.allowed("/users/7/role"), Some("PATCH"));
         assert_eq!(table.allowed("/"), Some("GET"));
         assert_eq!(table.allowed("/nope"), None);
+    }
+
+    #[test]
+    fn names_the_documented_template_of_a_poem_pattern() {
+        let table = AllowTable::from_spec(&crate::http::openapi_json());
+        assert_eq!(table.template("/posts/:param0"), Some("/posts/{id}"));
+        assert_eq!(
+            table.template("/users/:param0/role"),
+            Some("/users/{id}/role")
+        );
+        assert_eq!(table.template("/posts"), Some("/posts"));
+        assert_eq!(table.template("/"), Some("/"));
+        assert_eq!(table.template("/docs/*"), None);
     }
 }

@@ -219,6 +219,8 @@ pub fn reshape(err: poem::Error) -> ApiError {
         return ApiError::invalid(match e.name {
             "limit" => "limit: must be an integer between 1 and 100".to_owned(),
             "skip" => "skip: must be a non-negative integer".to_owned(),
+            // Its only validator is the documented no-NUL pattern.
+            "search" => FieldError::nul("search").to_string(),
             name => format!("{name}: {}", e.reason),
         });
     }

@@ -74,18 +74,32 @@ impl From<PostView> for PostOut {
 /// Registration.
 #[derive(Debug, Object, Deserialize)]
 pub struct RegisterBody {
-    /// An email address, unique without regard to case.
+    /// An email address, unique without regard to case; at most 254 bytes
+    /// once trimmed and lower-cased; no white space or control characters
+    /// inside.
+    #[oai(validator(
+        pattern = r"^[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\u0000-\u001f\u007f-\u009f\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@.\u0000-\u001f\u007f-\u009f\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+(?:\.[^@.\u0000-\u001f\u007f-\u009f\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+)+[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub email: String,
-    /// 8 or more characters, at most 72 bytes of UTF-8.
+    /// 8 or more characters, at most 72 bytes of UTF-8, no NUL.
+    #[oai(validator(pattern = r"^[^\u0000]{8,}$"))]
     pub password: String,
 }
 
 /// A post to create, or the replacement of one.
 #[derive(Debug, Object, Deserialize)]
 pub struct PostBody {
-    /// 1 to 300 characters after trimming.
+    /// 1 to 300 characters after trimming white space (stored trimmed), no
+    /// NUL.
+    #[oai(validator(
+        pattern = r"^[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000]{0,298}[^\u0000\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    ))]
     pub title: String,
-    /// 1 to 50,000 characters.
+    /// 1 to 50,000 characters, not only white space, no NUL; kept as sent.
+    #[oai(validator(
+        max_length = 50000,
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    ))]
     pub content: String,
     /// `false` makes a draft; defaults to `true`.
     #[oai(default = "yes")]

@@ -134,9 +134,11 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
             );
         }
-        let route = resp
-            .data::<PathPattern>()
-            .map_or_else(|| "unmatched".to_owned(), |p| p.0.to_string());
+        // The documented template (`/posts/{id}`), else poem's own pattern.
+        let route = resp.data::<PathPattern>().map_or_else(
+            || "unmatched".to_owned(),
+            |p| self.allow.template(&p.0).unwrap_or(&p.0).to_owned(),
+        );
         let status = resp.status().as_u16();
         let elapsed = started.elapsed();
         self.metrics

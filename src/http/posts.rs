@@ -85,7 +85,8 @@ impl PostsApi {
         /// Posts to skip.
         #[oai(default = "default_skip", validator(minimum(value = "0")))]
         skip: Query<i64>,
-        /// A substring of the title.
+        /// A substring of the title; no NUL.
+        #[oai(validator(pattern = r"^[^\u0000]*$"))]
         search: Query<Option<String>>,
     ) -> Result<ListResponse, Errors<{ AUTHED | INVALID }>> {
         let page = Page::new(limit.0, skip.0)?;
