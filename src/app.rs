@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::adapters::bcrypt::BcryptHasher;
 use crate::adapters::jwt::{JwtTokens, random_token_ids};
 use crate::adapters::memory::{MemoryStore, MemoryThrottle};
-use crate::adapters::postgres::{PgSettings, PgStore};
+use crate::adapters::postgres::{PgSettings, PgStore, PostgresThrottle};
 use crate::config::{Config, StoreKind};
 use crate::domain::{EmailAddress, Password};
 use crate::ports::{Clock, Ports, ThrottleLimits};
@@ -87,6 +87,7 @@ pub async fn build_ports(config: &Config, clock: Arc<dyn Clock>) -> Result<Ports
                 passwords: Arc::new(hasher),
                 throttle: Arc::new(MemoryThrottle::new(limits)),
                 clock,
+                pool: None,
             })
         }
         StoreKind::Postgres => {
@@ -95,13 +96,14 @@ pub async fn build_ports(config: &Config, clock: Arc<dyn Clock>) -> Result<Ports
             Ok(Ports {
                 users: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
-                votes: Arc::new(store),
+                votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),
                 token_verifier: tokens,
                 passwords: Arc::new(hasher),
-                // Per process for now: each instance counts its own failures.
-                throttle: Arc::new(MemoryThrottle::new(limits)),
+                // In the database: every instance enforces one limit.
+                throttle: Arc::new(PostgresThrottle::new(store.clone(), limits)),
                 clock,
+                pool: Some(Arc::new(store)),
             })
         }
     }

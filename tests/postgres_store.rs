@@ -287,7 +287,13 @@ async fn migrations_run_once_even_when_instances_race() {
     assert_eq!(ran[0], Vec::<String>::new());
     assert_eq!(
         ran[1],
-        ["V1__users", "V2__posts", "V3__votes", "V4__revoked_tokens"]
+        [
+            "V1__users",
+            "V2__posts",
+            "V3__votes",
+            "V4__revoked_tokens",
+            "V5__login_failures"
+        ]
     );
     assert_eq!(
         a.migrate().await.unwrap(),

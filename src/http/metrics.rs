@@ -1,12 +1,14 @@
 //! Prometheus metrics: requests by method, route and status, and a latency
 //! histogram, served as text at `/metrics`. Labels never carry ids, emails
 //! or tokens: the route is the template (`/posts/:id`). [`super::observe`]
-//! feeds them.
+//! feeds them. With a database, the connection pool's gauges follow, read
+//! through the `PoolMonitor` port at each scrape.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::ports::{PoolMonitor, PoolStats};
 use dashmap::DashMap;
 
 /// Latency buckets, in seconds.
@@ -28,9 +30,19 @@ pub struct Metrics {
     latency: Arc<DashMap<String, Histogram>>,
     login_failures: Arc<AtomicU64>,
     login_throttled: Arc<AtomicU64>,
+    /// The store's connection pool, if it has one.
+    pool: Option<Arc<dyn PoolMonitor>>,
 }
 
 impl Metrics {
+    /// Empty counters, and the gauges of `pool` (none on the memory store).
+    pub fn with_pool(pool: Option<Arc<dyn PoolMonitor>>) -> Self {
+        Self {
+            pool,
+            ..Self::default()
+        }
+    }
+
     /// Counts a failed login (wrong credentials).
     pub fn login_failed(&self) {
         self.login_failures.fetch_add(1, Ordering::Relaxed);
@@ -126,6 +138,59 @@ impl Metrics {
                 "http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
             );
         }
+        if let Some(pool) = &self.pool {
+            out.push_str(&render_pool(&pool.stats()));
+        }
         out
+    }
+}
+
+/// The pool's gauges in the text exposition format.
+pub fn render_pool(stats: &PoolStats) -> String {
+    let PoolStats {
+        in_use,
+        idle,
+        waiting,
+        max_size,
+    } = *stats;
+    let mut out = String::new();
+    out.push_str("# HELP db_pool_connections Database connections open, by state.\n");
+    out.push_str("# TYPE db_pool_connections gauge\n");
+    let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {idle}");
+    let _ = writeln!(out, "db_pool_connections{{state=\"in_use\"}} {in_use}");
+    out.push_str("# HELP db_pool_max_connections The most database connections the pool opens.\n");
+    out.push_str("# TYPE db_pool_max_connections gauge\n");
+    let _ = writeln!(out, "db_pool_max_connections {max_size}");
+    out.push_str("# HELP db_pool_waiting Requests waiting for a database connection.\n");
+    out.push_str("# TYPE db_pool_waiting gauge\n");
+    let _ = writeln!(out, "db_pool_waiting {waiting}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_gauges_are_prometheus_text() {
+        let text = render_pool(&PoolStats {
+            in_use: 3,
+            idle: 1,
+            waiting: 2,
+            max_size: 4,
+        });
+        assert_eq!(
+            text,
+            "# HELP db_pool_connections Database connections open, by state.\n\
+             # TYPE db_pool_connections gauge\n\
+             db_pool_connections{state=\"idle\"} 1\n\
+             db_pool_connections{state=\"in_use\"} 3\n\
+             # HELP db_pool_max_connections The most database connections the pool opens.\n\
+             # TYPE db_pool_max_connections gauge\n\
+             db_pool_max_connections 4\n\
+             # HELP db_pool_waiting Requests waiting for a database connection.\n\
+             # TYPE db_pool_waiting gauge\n\
+             db_pool_waiting 2\n"
+        );
     }
 }

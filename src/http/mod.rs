@@ -155,7 +155,7 @@ fn cors(config: &Config) -> Cors {
 pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
     let api = openapi_service();
     let docs = api.swagger_ui();
-    let metrics = metrics::Metrics::default();
+    let metrics = metrics::Metrics::with_pool(service.ports().pool.clone());
     let exporter = metrics.clone();
     Route::new()
         .nest("/docs", docs)

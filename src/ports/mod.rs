@@ -3,6 +3,7 @@
 
 mod clock;
 mod passwords;
+mod pool;
 mod stores;
 mod throttle;
 mod tokens;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 pub use clock::Clock;
 pub use passwords::PasswordHasher;
+pub use pool::{PoolMonitor, PoolStats};
 pub use stores::{AddVote, CreateUserError, PostStore, UserStore, VoteStore};
 pub use throttle::{LoginThrottle, ThrottleKey, ThrottleLimits};
 pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
@@ -34,4 +36,7 @@ pub struct Ports {
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The database connection pool, for the metrics; `None` without one
+    /// (the memory store).
+    pub pool: Option<Arc<dyn PoolMonitor>>,
 }

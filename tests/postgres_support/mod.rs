@@ -206,6 +206,30 @@ pub async fn start_app(url: &str) -> RunningApp {
         .unwrap_or_else(|e| panic!("the app did not start: {e}"))
 }
 
+/// The app on Postgres at `url` as [`start_app`] starts it, but on `clock`
+/// and with `tweak` applied to its configuration first.
+pub async fn start_app_with(
+    url: &str,
+    clock: &ManualClock,
+    tweak: impl FnOnce(&mut Config),
+) -> RunningApp {
+    let mut config = Config {
+        store: StoreKind::Postgres,
+        database_url: Some(url.to_owned()),
+        database_pool_size: 4,
+        database_timeout_seconds: 2,
+        bind_addr: "127.0.0.1:0".into(),
+        jwt_secret: Some(SECRET.into()),
+        bcrypt_cost: 4,
+        rust_log: "warn".into(),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    app::start(&config, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("the app did not start: {e}"))
+}
+
 /// A tiny HTTP client for one app.
 #[derive(Clone)]
 pub struct Http {
@@ -292,6 +316,46 @@ impl Http {
             .as_str()
             .expect("an access token")
             .to_owned()
+    }
+
+    /// Tries to log `email` in with `password` (a form): the status, the
+    /// `Retry-After` header and the body as JSON.
+    pub async fn try_login(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, Option<String>, Value) {
+        let form = [("username", email), ("password", password)];
+        let response = self
+            .client
+            .post(format!("{}/login", self.base))
+            .form(&form)
+            .send()
+            .await
+            .expect("a login response");
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().expect("an ASCII Retry-After").to_owned());
+        let text = response.text().await.expect("a readable body");
+        (
+            status,
+            retry_after,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// `GET path`: the status and the body as text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no response: {e}"));
+        let status = response.status();
+        (status, response.text().await.expect("a readable body"))
     }
 
     /// Creates a post (must succeed); its id.

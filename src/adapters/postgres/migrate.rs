@@ -44,7 +44,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["V1__users", "V2__posts", "V3__votes", "V4__revoked_tokens"]
+            [
+                "V1__users",
+                "V2__posts",
+                "V3__votes",
+                "V4__revoked_tokens",
+                "V5__login_failures"
+            ]
         );
     }
 }

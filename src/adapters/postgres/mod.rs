@@ -1,5 +1,7 @@
 //! The PostgreSQL store: `UserStore`, `PostStore` and `VoteStore` over a
-//! deadpool-postgres pool of tokio-postgres connections.
+//! deadpool-postgres pool of tokio-postgres connections, the shared login
+//! throttle ([`PostgresThrottle`]), and the pool's state for the metrics
+//! (`PoolMonitor`).
 //!
 //! - Every use case is one statement, one round trip, prepared once per
 //!   connection (`prepare_cached`); the SQL lives in [`queries`].
@@ -17,6 +19,7 @@ mod pool;
 mod posts;
 pub mod queries;
 mod rows;
+mod throttle;
 mod users;
 mod votes;
 
@@ -30,8 +33,9 @@ use tokio_postgres::types::ToSql;
 
 pub use errors::ConnectError;
 pub use pool::{PgSettings, mask_password};
+pub use throttle::PostgresThrottle;
 
-use crate::ports::Clock;
+use crate::ports::{Clock, PoolMonitor, PoolStats};
 use errors::DbFailure;
 
 /// Statement parameters.
@@ -137,6 +141,18 @@ impl PgStore {
         })
         .await;
         settle(client, answer)
+    }
+}
+
+impl PoolMonitor for PgStore {
+    fn stats(&self) -> PoolStats {
+        let status = self.pool.status();
+        PoolStats {
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            waiting: status.waiting,
+            max_size: status.max_size,
+        }
     }
 }
 

@@ -188,6 +188,32 @@ pub const ADD_VOTE: &str = "INSERT INTO votes (post_id, user_id, created_at) VAL
 /// `$1` post, `$2` user.
 pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id = $2";
 
+/// `$1` address, `$2` email's SHA-256, `$3` start of the window (failures
+/// after it count), `$4` the pair's limit, `$5` the address's limit (0:
+/// off): for each limit reached, the time of the failure that must leave
+/// the window for the count to fall below it (the limit-th newest), else
+/// NULL.
+pub const THROTTLE_RELEASES: &str = "SELECT \
+     (SELECT f.failed_at FROM login_failures f \
+     WHERE $4::bigint > 0 AND f.addr = $1 AND f.email_sha256 = $2 AND NOT f.pair_cleared AND f.failed_at > $3 \
+     ORDER BY f.failed_at DESC OFFSET greatest($4::bigint - 1, 0) LIMIT 1), \
+     (SELECT f.failed_at FROM login_failures f \
+     WHERE $5::bigint > 0 AND f.addr = $1 AND f.failed_at > $3 \
+     ORDER BY f.failed_at DESC OFFSET greatest($5::bigint - 1, 0) LIMIT 1)";
+
+/// `$1` address, `$2` email's SHA-256, `$3` now, `$4` start of the window:
+/// records one failure and deletes up to 100 expired ones (skipping rows
+/// another instance is deleting, so concurrent calls never wait on each
+/// other).
+pub const RECORD_LOGIN_FAILURE: &str = "WITH expired AS (DELETE FROM login_failures WHERE id IN \
+     (SELECT id FROM login_failures WHERE failed_at <= $4 ORDER BY failed_at LIMIT 100 FOR UPDATE SKIP LOCKED)) \
+     INSERT INTO login_failures (addr, email_sha256, failed_at) VALUES ($1, $2, $3)";
+
+/// `$1` address, `$2` email's SHA-256: the pair's failures stop counting
+/// for the pair (they still count for the address).
+pub const CLEAR_LOGIN_FAILURES: &str = "UPDATE login_failures SET pair_cleared = true \
+     WHERE addr = $1 AND email_sha256 = $2 AND NOT pair_cleared";
+
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.
 pub fn contains_pattern(needle: &str) -> String {
