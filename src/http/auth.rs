@@ -1,12 +1,12 @@
 //! `/login` and `/logout`.
 
 use poem::web::{Data, RemoteAddr};
-use poem_openapi::payload::{Form, Json};
+use poem_openapi::payload::Form;
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::error::{Errors, status::*};
-use super::json::StrictJson;
+use super::json::{JsonOut, StrictJson};
 use super::metrics::Metrics;
 use super::models::{LoginBody, LoginForm, TokenOut};
 use super::security::Auth;
@@ -31,7 +31,7 @@ enum LoginRequest {
 enum LoginResponse {
     /// Logged in.
     #[oai(status = 200)]
-    Ok(Json<TokenOut>),
+    Ok(JsonOut<TokenOut>),
 }
 
 /// A revocation.
@@ -76,7 +76,7 @@ impl AuthApi {
                 LoginError::Throttled { .. } => metrics.login_throttled(),
                 LoginError::Store(_) => {}
             })?;
-        Ok(LoginResponse::Ok(Json(TokenOut {
+        Ok(LoginResponse::Ok(JsonOut(TokenOut {
             access_token: issued.token,
             token_type: "bearer".into(),
             expires_in: issued.expires_in,

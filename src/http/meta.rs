@@ -1,11 +1,11 @@
 //! Service routes: `/`, `/healthz`, `/readyz`.
 
 use poem::web::Data;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::error::{ApiError, Errors, status::*};
+use super::json::JsonOut;
 use super::models::{RootOut, StatusOut};
 use crate::service::Service;
 
@@ -17,7 +17,7 @@ pub struct MetaApi;
 enum RootResponse {
     /// Where to start.
     #[oai(status = 200)]
-    Ok(Json<RootOut>),
+    Ok(JsonOut<RootOut>),
 }
 
 /// A status.
@@ -25,11 +25,11 @@ enum RootResponse {
 enum StatusResponse {
     /// `{"status": "ok"}`.
     #[oai(status = 200)]
-    Ok(Json<StatusOut>),
+    Ok(JsonOut<StatusOut>),
 }
 
 fn ok() -> StatusResponse {
-    StatusResponse::Ok(Json(StatusOut {
+    StatusResponse::Ok(JsonOut(StatusOut {
         status: "ok".into(),
     }))
 }
@@ -39,7 +39,7 @@ impl MetaApi {
     /// Welcome
     #[oai(path = "/", method = "get", operation_id = "root")]
     async fn root(&self) -> RootResponse {
-        RootResponse::Ok(Json(RootOut {
+        RootResponse::Ok(JsonOut(RootOut {
             message: "Welcome to the posts API; see /docs".into(),
             docs: "/docs".into(),
         }))

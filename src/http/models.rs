@@ -2,7 +2,7 @@
 //! from the domain types they convert to and from.
 
 use poem_openapi::Object;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::{PostView, User};
@@ -12,7 +12,7 @@ fn yes() -> bool {
 }
 
 /// A user as every response shows it.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct UserOut {
     /// Store-assigned id.
     pub id: i64,
@@ -21,6 +21,7 @@ pub struct UserOut {
     /// `user` or `admin`.
     pub role: String,
     /// Registration time (RFC 3339).
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -36,7 +37,7 @@ impl From<User> for UserOut {
 }
 
 /// A post with its owner and vote count.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct PostOut {
     /// Store-assigned id.
     pub id: i64,
@@ -47,6 +48,7 @@ pub struct PostOut {
     /// `false` for a draft, visible to its owner and admins only.
     pub published: bool,
     /// Creation time (RFC 3339).
+    #[serde(serialize_with = "super::json::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The owner's id.
     pub owner_id: i64,
@@ -163,7 +165,7 @@ pub struct LoginBody {
 }
 
 /// A successful login.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct TokenOut {
     /// The JWT to send as `Authorization: Bearer <token>`.
     pub access_token: String,
@@ -174,14 +176,14 @@ pub struct TokenOut {
 }
 
 /// A message.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct MessageOut {
     /// What happened.
     pub message: String,
 }
 
 /// `GET /profile`.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ProfileOut {
     /// `Welcome <email>`.
     pub message: String,
@@ -190,7 +192,7 @@ pub struct ProfileOut {
 }
 
 /// `GET /`.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct RootOut {
     /// A greeting.
     pub message: String,
@@ -199,7 +201,7 @@ pub struct RootOut {
 }
 
 /// Health and readiness.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct StatusOut {
     /// `ok`.
     pub status: String,

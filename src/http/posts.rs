@@ -2,11 +2,10 @@
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::error::{ApiError, Errors, status::*};
-use super::json::StrictJson;
+use super::json::{JsonOut, StrictJson};
 use super::models::{PostBody, PostOut};
 use super::security::Auth;
 use super::{ApiTags, post_id};
@@ -29,7 +28,7 @@ fn default_skip() -> i64 {
 enum ListResponse {
     /// The posts the caller may see, newest first.
     #[oai(status = 200)]
-    Ok(Json<Vec<PostOut>>),
+    Ok(JsonOut<Vec<PostOut>>),
 }
 
 /// One post.
@@ -37,7 +36,7 @@ enum ListResponse {
 enum PostResponse {
     /// The post.
     #[oai(status = 200)]
-    Ok(Json<PostOut>),
+    Ok(JsonOut<PostOut>),
 }
 
 /// A created post.
@@ -45,7 +44,7 @@ enum PostResponse {
 enum CreatedResponse {
     /// The new post, owned by the caller.
     #[oai(status = 201)]
-    Created(Json<PostOut>),
+    Created(JsonOut<PostOut>),
 }
 
 /// A deletion.
@@ -95,7 +94,7 @@ impl PostsApi {
             None => None,
         };
         let posts = service.list_posts(auth.caller(), search, page).await?;
-        Ok(ListResponse::Ok(Json(
+        Ok(ListResponse::Ok(JsonOut(
             posts.into_iter().map(PostOut::from).collect(),
         )))
     }
@@ -111,7 +110,7 @@ impl PostsApi {
         id: Path<i64>,
     ) -> Result<PostResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
         let post = service.get_post(auth.caller(), post_id(id.0)?).await?;
-        Ok(PostResponse::Ok(Json(post.into())))
+        Ok(PostResponse::Ok(JsonOut(post.into())))
     }
 
     /// Create a post
@@ -126,7 +125,7 @@ impl PostsApi {
         let post = service
             .create_post(auth.caller(), title, content, published)
             .await?;
-        Ok(CreatedResponse::Created(Json(post.into())))
+        Ok(CreatedResponse::Created(JsonOut(post.into())))
     }
 
     /// Replace a post
@@ -155,7 +154,7 @@ impl PostsApi {
                 },
             )
             .await?;
-        Ok(PostResponse::Ok(Json(post.into())))
+        Ok(PostResponse::Ok(JsonOut(post.into())))
     }
 
     /// Delete a post

@@ -2,11 +2,10 @@
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::error::{Errors, status::*};
-use super::json::StrictJson;
+use super::json::{JsonOut, StrictJson};
 use super::models::{ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
 use super::security::Auth;
 use super::{ApiTags, user_id};
@@ -29,7 +28,7 @@ fn default_skip() -> i64 {
 enum CreatedResponse {
     /// The new user.
     #[oai(status = 201)]
-    Created(Json<UserOut>),
+    Created(JsonOut<UserOut>),
 }
 
 /// A user.
@@ -37,7 +36,7 @@ enum CreatedResponse {
 enum UserResponse {
     /// The user.
     #[oai(status = 200)]
-    Ok(Json<UserOut>),
+    Ok(JsonOut<UserOut>),
 }
 
 /// Users.
@@ -45,7 +44,7 @@ enum UserResponse {
 enum ListResponse {
     /// A page of users, ascending id.
     #[oai(status = 200)]
-    Ok(Json<Vec<UserOut>>),
+    Ok(JsonOut<Vec<UserOut>>),
 }
 
 /// The caller's profile.
@@ -53,7 +52,7 @@ enum ListResponse {
 enum ProfileResponse {
     /// A welcome and the caller.
     #[oai(status = 200)]
-    Ok(Json<ProfileOut>),
+    Ok(JsonOut<ProfileOut>),
 }
 
 /// A deletion.
@@ -79,7 +78,7 @@ impl UsersApi {
         let email = EmailAddress::parse(&body.0.email)?;
         let password = Password::parse(&body.0.password)?;
         let user = service.register(email, password).await?;
-        Ok(CreatedResponse::Created(Json(user.into())))
+        Ok(CreatedResponse::Created(JsonOut(user.into())))
     }
 
     /// The caller's profile
@@ -87,7 +86,7 @@ impl UsersApi {
     async fn profile(&self, auth: Auth) -> Result<ProfileResponse, Errors<AUTHED>> {
         let user = auth.caller().user.clone();
         let message = format!("Welcome {}", user.email);
-        Ok(ProfileResponse::Ok(Json(ProfileOut {
+        Ok(ProfileResponse::Ok(JsonOut(ProfileOut {
             message,
             user: user.into(),
         })))
@@ -104,7 +103,7 @@ impl UsersApi {
         id: Path<i64>,
     ) -> Result<UserResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
         let user = service.get_user(auth.caller(), user_id(id.0)?).await?;
-        Ok(UserResponse::Ok(Json(user.into())))
+        Ok(UserResponse::Ok(JsonOut(user.into())))
     }
 
     /// List users (admins)
@@ -125,7 +124,7 @@ impl UsersApi {
     ) -> Result<ListResponse, Errors<{ AUTHED | FORBIDDEN | INVALID }>> {
         let page = Page::new(limit.0, skip.0)?;
         let users = service.list_users(auth.caller(), page).await?;
-        Ok(ListResponse::Ok(Json(
+        Ok(ListResponse::Ok(JsonOut(
             users.into_iter().map(UserOut::from).collect(),
         )))
     }
@@ -153,7 +152,7 @@ impl UsersApi {
             RoleName::Admin => Role::Admin,
         };
         let user = service.set_role(auth.caller(), id, role).await?;
-        Ok(UserResponse::Ok(Json(user.into())))
+        Ok(UserResponse::Ok(JsonOut(user.into())))
     }
 
     /// Delete a user (themself, or an admin)

@@ -1,11 +1,10 @@
 //! `/vote`: add or remove the caller's vote on a post.
 
 use poem::web::Data;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::error::{ApiError, Errors, status::*};
-use super::json::StrictJson;
+use super::json::{JsonOut, StrictJson};
 use super::models::{MessageOut, VoteBody};
 use super::security::Auth;
 use super::{ApiTags, post_id};
@@ -19,7 +18,7 @@ pub struct VotesApi;
 enum VoteResponse {
     /// `Successfully added vote` or `Successfully deleted vote`.
     #[oai(status = 201)]
-    Created(Json<MessageOut>),
+    Created(JsonOut<MessageOut>),
 }
 
 #[OpenApi(tag = "ApiTags::Votes")]
@@ -49,7 +48,7 @@ impl VotesApi {
         } else {
             "Successfully deleted vote"
         };
-        Ok(VoteResponse::Created(Json(MessageOut {
+        Ok(VoteResponse::Created(JsonOut(MessageOut {
             message: message.into(),
         })))
     }
