@@ -29,7 +29,7 @@ use std::time::Duration;
 use deadpool_postgres::{Object, Pool};
 use tokio::time::{Instant, timeout_at};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 pub use errors::ConnectError;
 pub use pool::{PgSettings, mask_password};
@@ -123,6 +123,23 @@ impl PgStore {
             client.query(&statement, params).await
         })
         .await;
+        settle(client, answer)
+    }
+
+    /// Runs a statement planned for these parameters: sent as the unnamed
+    /// statement with typed parameters (parse, bind and execute in one
+    /// round trip), which PostgreSQL plans with the values. For pages, whose
+    /// best plan depends on the limit and the search pattern (a rare word
+    /// walks the trigram index, a common one the primary key), which a
+    /// cached generic plan cannot know.
+    async fn query_planned(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, DbFailure> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.checkout(deadline).await?;
+        let answer = timeout_at(deadline, client.query_typed(sql, params)).await;
         settle(client, answer)
     }
 

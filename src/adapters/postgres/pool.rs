@@ -30,9 +30,6 @@ impl std::fmt::Debug for PgSettings {
     }
 }
 
-/// The session setting every connection starts with.
-const CUSTOM_PLANS: &str = "-c plan_cache_mode=force_custom_plan";
-
 /// Builds the pool. This does no I/O: deadpool connects lazily, so a
 /// dead database is only noticed at the first checkout.
 pub(super) fn build(settings: &PgSettings) -> Result<Pool, ConnectError> {
@@ -46,15 +43,9 @@ pub(super) fn build(settings: &PgSettings) -> Result<Pool, ConnectError> {
     if pg.get_application_name().is_none() {
         pg.application_name("posts-api");
     }
-    // Plan every execution for its parameters: the best plan for a page
-    // depends on the limit and the search pattern (a rare word walks the
-    // trigram index, a common one the primary key), which a generic plan
-    // cannot know. Statements are still parsed once (`prepare_cached`).
-    let options = match pg.get_options() {
-        Some(given) => format!("{given} {CUSTOM_PLANS}"),
-        None => CUSTOM_PLANS.to_owned(),
-    };
-    pg.options(options);
+    // Statements are prepared once per connection (`prepare_cached`), and
+    // PostgreSQL's default plan cache soon plans lookups by key once for
+    // all; pages are planned per execution (`PgStore::query_planned`).
     // Fast recycling: a connection whose socket has closed is dropped and
     // replaced, with no extra round trip per checkout.
     let manager_config = ManagerConfig {

@@ -4,11 +4,15 @@
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy::Visibility;
 use crate::domain::{NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError};
 use crate::ports::PostStore;
+
+/// A typed parameter of `PgStore::query_planned`.
+type Param<'a> = &'a (dyn ToSql + Sync);
 
 #[async_trait]
 impl PostStore for PgStore {
@@ -57,23 +61,41 @@ impl PostStore for PgStore {
             .search
             .as_ref()
             .map(|s| queries::contains_pattern(&s.as_str().to_lowercase()));
+        let (int, text) = (Type::INT8, Type::TEXT);
         let found = match (filter.visibility, &pattern) {
-            (Visibility::Everything, None) => self.query(queries::LIST_ALL, &[&limit, &skip]).await,
+            (Visibility::Everything, None) => {
+                let params = [(&limit as Param, int.clone()), (&skip, int)];
+                self.query_planned(queries::LIST_ALL, &params).await
+            }
             (Visibility::Everything, Some(pattern)) => {
-                self.query(queries::LIST_ALL_SEARCH, &[&limit, &skip, pattern])
-                    .await
+                let params = [
+                    (&limit as Param, int.clone()),
+                    (&skip, int),
+                    (pattern, text),
+                ];
+                self.query_planned(queries::LIST_ALL_SEARCH, &params).await
             }
             (Visibility::PublishedOrOwnedBy(viewer), None) => {
-                self.query(
-                    queries::LIST_VISIBLE,
-                    &[&viewer.get(), &limit, &skip, &reach],
-                )
-                .await
+                let viewer = viewer.get();
+                let params = [
+                    (&viewer as Param, int.clone()),
+                    (&limit, int.clone()),
+                    (&skip, int.clone()),
+                    (&reach, int),
+                ];
+                self.query_planned(queries::LIST_VISIBLE, &params).await
             }
             (Visibility::PublishedOrOwnedBy(viewer), Some(pattern)) => {
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-                    [&viewer.get(), &limit, &skip, &reach, pattern];
-                self.query(queries::LIST_VISIBLE_SEARCH, &params).await
+                let viewer = viewer.get();
+                let params = [
+                    (&viewer as Param, int.clone()),
+                    (&limit, int.clone()),
+                    (&skip, int.clone()),
+                    (&reach, int),
+                    (pattern, text),
+                ];
+                self.query_planned(queries::LIST_VISIBLE_SEARCH, &params)
+                    .await
             }
         };
         let found = found.map_err(|e| e.into_store("list posts"))?;
