@@ -1,6 +1,11 @@
-//! Password hashing with bcrypt, on tokio's blocking pool.
+//! Password hashing with bcrypt, on tokio's blocking pool, on at most half
+//! the cores at once: a storm of logins then queues for those cores and
+//! leaves the others to the reads (and, on the same machine, the database).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio::sync::Semaphore;
 
 use crate::domain::{MAX_PASSWORD_BYTES, Password, PasswordHash};
 use crate::ports::PasswordHasher;
@@ -9,6 +14,8 @@ use crate::ports::PasswordHasher;
 pub struct BcryptHasher {
     cost: u32,
     dummy: PasswordHash,
+    /// One permit per bcrypt computation allowed to run at once.
+    slots: Arc<Semaphore>,
 }
 
 impl BcryptHasher {
@@ -20,10 +27,31 @@ impl BcryptHasher {
     pub fn new(cost: u32) -> Result<Self, String> {
         let dummy = bcrypt::hash("not a real password, only for timing", cost)
             .map_err(|e| format!("BCRYPT_COST {cost}: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             cost,
             dummy: PasswordHash(dummy),
+            slots: Arc::new(Semaphore::new((cores / 2).max(1))),
         })
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("open semaphore");
+        let done = tokio::task::spawn_blocking(move || {
+            let answer = work();
+            drop(slot);
+            answer
+        })
+        .await;
+        // A panicked bcrypt task is a bug, not an input error.
+        done.expect("bcrypt task")
     }
 }
 
@@ -31,10 +59,10 @@ impl BcryptHasher {
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &Password) -> PasswordHash {
         let (password, cost) = (password.expose().to_owned(), self.cost);
-        let hashed = tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await;
+        let hashed = self.run(move || bcrypt::hash(password, cost)).await;
         // The cost was checked at start-up and the password is at most 72
-        // bytes, so bcrypt cannot fail; a panicked task is a bug.
-        PasswordHash(hashed.expect("bcrypt task").expect("bcrypt hash"))
+        // bytes, so bcrypt cannot fail.
+        PasswordHash(hashed.expect("bcrypt hash"))
     }
 
     async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> bool {
@@ -43,10 +71,10 @@ impl PasswordHasher for BcryptHasher {
         let acceptable = candidate.len() <= MAX_PASSWORD_BYTES && hash.is_some();
         let hash = hash.unwrap_or(&self.dummy).0.clone();
         let candidate = candidate.to_owned();
-        let matched =
-            tokio::task::spawn_blocking(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
-                .await;
-        acceptable && matched.unwrap_or(false)
+        let matched = self
+            .run(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
+            .await;
+        acceptable && matched
     }
 }
 
