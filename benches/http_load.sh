@@ -22,7 +22,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 STORE=${STORE:-memory}
 PORT=${PORT:-8099}
 BASE="http://127.0.0.1:$PORT"
-BIN=target/release/posts-api
+BIN="${CARGO_TARGET_DIR:-target}/release/posts-api"
 WRK="wrk -t2 -c$CONNECTIONS -d${DURATION}s --latency"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 cargo build --release --quiet
