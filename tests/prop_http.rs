@@ -5,8 +5,9 @@
 //! data against `model::reference`. Memory always; Postgres when
 //! `DATABASE_URL` is set.
 //!
-//! `PROPTEST_CASES` scales it: a sixteenth of that many scripts on memory
-//! and a thirty-second on Postgres (default 24 and 8).
+//! `PROPTEST_CASES` scales it: a tenth of that many scripts on memory and
+//! a twentieth on Postgres (default 32 and 16); failures are kept in
+//! `proptest-regressions/prop_http-<store>.txt`.
 
 mod model;
 
@@ -474,7 +475,10 @@ fn model_based_http(kind: StoreKind, default_cases: u32, divisor: u32) {
             &format!("prop_http on {}", store.name()),
             MAX_STEPS,
             harness::scaled_cases(default_cases, divisor),
-            "proptest-regressions/prop_http.txt",
+            match store {
+                Store::Memory => "proptest-regressions/prop_http-memory.txt",
+                Store::Postgres(_) => "proptest-regressions/prop_http-postgres.txt",
+            },
             |s| run_one(rt, store, &client, s),
         );
     });
@@ -482,10 +486,10 @@ fn model_based_http(kind: StoreKind, default_cases: u32, divisor: u32) {
 
 #[test]
 fn http_follows_the_model_on_memory() {
-    model_based_http(StoreKind::Memory, 24, 16);
+    model_based_http(StoreKind::Memory, 32, 10);
 }
 
 #[test]
 fn http_follows_the_model_on_postgres() {
-    model_based_http(StoreKind::Postgres, 8, 32);
+    model_based_http(StoreKind::Postgres, 16, 20);
 }

@@ -7,13 +7,15 @@
 //! persists regressions under `proptest-regressions/` and prints the
 //! shrunk script with its trace.
 
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use posts_api::adapters::clock::ManualClock;
 use posts_api::app;
 use posts_api::config::{Config, StoreKind};
-use posts_api::domain::{EmailAddress, Page, Password, PostId, PostView, User, UserId};
+use posts_api::domain::policy::Visibility;
+use posts_api::domain::{EmailAddress, Page, Password, PostFilter, PostId, PostView, User, UserId};
 use posts_api::ports::Clock;
 use posts_api::service::Service;
 use proptest::strategy::Strategy;
@@ -209,12 +211,19 @@ pub fn whole_second_clock() -> ManualClock {
 }
 
 /// Builds the service for one case; on Postgres, empties the database first
-/// (every user deleted, which takes posts, votes and revocations along) and
-/// recreates the start-up admin.
+/// (see [`reset`]).
 pub async fn build(store: &Store, config: &Config, clock: &ManualClock) -> Service {
     let service = app::build_service(config, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("the service did not build on {}: {e}", store.name()));
+    reset(store, &service).await;
+    service
+}
+
+/// On Postgres, empties the database of an earlier case (every user
+/// deleted, which takes posts, votes and revocations along) and recreates
+/// the start-up admin; nothing on memory (a fresh store per case).
+pub async fn reset(store: &Store, service: &Service) {
     if let Store::Postgres(_) = store {
         let users = &service.ports().users;
         loop {
@@ -234,7 +243,6 @@ pub async fn build(store: &Store, config: &Config, clock: &ManualClock) -> Servi
             .await
             .expect("recreating the start-up admin");
     }
-    service
 }
 
 /// A user as the outcome shows it.
@@ -315,6 +323,15 @@ fn print_stats(name: &str) {
 struct Run {
     model: Model,
     trace: Vec<String>,
+    /// Tokens seen rejected after a step where the model had them
+    /// rejected: a token never comes back (expiry, revocation and deletion
+    /// are final), so these are checked again only after the last step.
+    rejected: BTreeSet<String>,
+    /// Per slot, the last list checked: the token and the answer. While
+    /// the store matches the model (checked first) and the answer the
+    /// model expects for that token stays the same, the list is not asked
+    /// again until after the last step.
+    listed: Vec<Option<(String, Outcome)>>,
 }
 
 impl Run {
@@ -398,18 +415,28 @@ impl Run {
     }
 
     /// After every step: the store holds what the model holds; every token
-    /// authenticates exactly when and as whom the model says; each slot
+    /// authenticates exactly when and as whom the model says (after the
+    /// last step, all of them; before, those not yet seen rejected for
+    /// good, or only each slot's latest if the driver says so); each slot
     /// lists exactly what it may see, with the right vote counts.
-    async fn invariants<D: Driver>(&self, d: &mut D, label: &str) -> Result<(), String> {
+    async fn invariants<D: Driver>(
+        &mut self,
+        d: &mut D,
+        label: &str,
+        last: bool,
+    ) -> Result<(), String> {
         self.store_matches(d, label).await?;
         for slot in 0..SLOTS {
             let tokens = &self.model.tokens[usize::from(slot)];
-            let first = if d.check_every_token() {
+            let first = if d.check_every_token() || last {
                 0
             } else {
                 tokens.len().saturating_sub(1)
             };
             for (i, t) in tokens.iter().enumerate().skip(first) {
+                if !last && self.rejected.contains(&t.token) {
+                    continue;
+                }
                 let action = Action::Profile {
                     token: t.token.clone(),
                 };
@@ -425,6 +452,9 @@ impl Run {
                         t.user
                     )));
                 }
+                if actual == Outcome::BadToken {
+                    self.rejected.insert(t.token.clone());
+                }
             }
             let Some(latest) = tokens.last() else {
                 continue;
@@ -439,6 +469,15 @@ impl Run {
                 skip: 0,
             };
             let expected = self.model.predict(&action);
+            let checked = &mut self.listed[usize::from(slot)];
+            if !last
+                && checked
+                    .as_ref()
+                    .is_some_and(|(token, answer)| *token == latest.token && *answer == expected)
+            {
+                continue;
+            }
+            *checked = Some((latest.token.clone(), expected.clone()));
             let actual = d.exec(&action).await;
             if expected != actual {
                 return Err(self.fail(&format!(
@@ -452,8 +491,70 @@ impl Run {
         Ok(())
     }
 
-    /// The store, read through the ports, equals the model.
+    /// The store, read through the ports, equals the model: every live
+    /// user and post (posts with the owner as stored now and the vote count
+    /// the model's voters give), read as two whole lists, so that it is
+    /// cheap enough to run after every step.
     async fn store_matches<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
+        let ports = d.service().ports();
+        let all = Page::new(100, 0).expect("a valid page");
+        let got: Vec<UserOut> = match ports.users.list(all).await {
+            Ok(users) => users.iter().map(user_out).collect(),
+            Err(e) => return Err(self.fail(&format!("store failed listing users: {e}"))),
+        };
+        let want: Vec<UserOut> = self
+            .model
+            .users
+            .iter()
+            .filter(|u| u.alive)
+            .map(Model::user_out)
+            .collect();
+        if got != want {
+            return Err(self.fail(&format!(
+                "INVARIANT after step {label}: the users in the store\n{}",
+                list_diff(&want, &got, |u| format!(
+                    "#{} {} ({})",
+                    u.id, u.email, u.role
+                ))
+            )));
+        }
+        let filter = PostFilter {
+            visibility: Visibility::Everything,
+            search: None,
+            page: all,
+        };
+        let got: Vec<PostOut> = match ports.posts.list(&filter).await {
+            Ok(posts) => posts.iter().map(post_out).collect(),
+            Err(e) => return Err(self.fail(&format!("store failed listing posts: {e}"))),
+        };
+        let mut want: Vec<PostOut> = self
+            .model
+            .posts
+            .iter()
+            .filter(|p| p.alive)
+            .map(|p| self.model.post_out(p))
+            .collect();
+        want.sort_by_key(|p| std::cmp::Reverse(p.id));
+        if got != want {
+            let voters: Vec<String> = self
+                .model
+                .posts
+                .iter()
+                .filter(|p| p.alive)
+                .map(|p| format!("#{} {:?}", p.id, p.voters))
+                .collect();
+            return Err(self.fail(&format!(
+                "INVARIANT after step {label}: the posts in the store (the model's voters: {})\n{}",
+                voters.join(", "),
+                list_diff(&want, &got, |p| Outcome::Post(p.clone()).to_string())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every user and post the model ever saw, read one by one: the live
+    /// ones as the model has them, the deleted ones gone.
+    async fn store_matches_by_id<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
         let ports = d.service().ports();
         for u in &self.model.users {
             let id = UserId::new(u.id).expect("a positive id");
@@ -485,6 +586,22 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// Two lists, one line each, then the first entry where they differ in full.
+fn list_diff<T: PartialEq + Debug>(want: &[T], got: &[T], short: impl Fn(&T) -> String) -> String {
+    let line = |items: &[T]| items.iter().map(&short).collect::<Vec<_>>().join("; ");
+    let mut text = format!("  expected: [{}]\n  actual:   [{}]", line(want), line(got));
+    let first = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i));
+    if let Some(i) = first {
+        text.push_str(&format!(
+            "\n  first difference, entry {}:\n    expected: {:?}\n    actual:   {:?}",
+            i + 1,
+            want.get(i),
+            got.get(i)
+        ));
+    }
+    text
 }
 
 /// The fixed setup every script starts from: the start-up admin logs in;
@@ -562,17 +679,20 @@ pub async fn run_script<D: Driver>(d: &mut D, script: &Script) -> Result<(), Str
             "setup: start-up admin #{} {}",
             admin.id, admin.email
         )],
+        rejected: BTreeSet::new(),
+        listed: vec![None; usize::from(SLOTS)],
     };
     for op in SETUP {
         run.step(d, op, "setup").await?;
     }
-    run.invariants(d, "setup").await?;
+    run.invariants(d, "setup", script.0.is_empty()).await?;
     for (i, op) in script.0.iter().enumerate() {
         let label = format!("{:>2}", i + 1);
         run.step(d, op, &label).await?;
-        run.invariants(d, label.trim()).await?;
+        run.invariants(d, label.trim(), i + 1 == script.0.len())
+            .await?;
     }
-    Ok(())
+    run.store_matches_by_id(d, "the last step").await
 }
 
 /// Runs a property with `cases` cases, persisting failures in
@@ -642,9 +762,12 @@ pub fn check_script_property(
         return;
     };
     let (script, reason) = minimize(shrunk, reason, &test);
+    let steps = match script.0.len() {
+        1 => "1 step".to_owned(),
+        n => format!("{n} steps"),
+    };
     panic!(
-        "{name}: property failed.\n\nminimal failing script ({} steps after the setup):\n{script:#?}\n\n{reason}\n",
-        script.0.len()
+        "{name}: property failed.\n\nminimal failing script ({steps} after the setup):\n{script:#?}\n\n{reason}\n"
     );
 }
 

@@ -355,6 +355,33 @@ fn skip(invalid: bool) -> BoxedStrategy<i64> {
     }
 }
 
+/// Who changes a role: mostly the admin slot (whose token may still be an
+/// admin's), else anyone (403 unless promoted meanwhile).
+fn role_changer() -> impl Strategy<Value = Who> {
+    prop_oneof![3 => Just(Who::latest(0)), 2 => who()]
+}
+
+/// A role change: promotions and demotions of anyone, the admin slot's own
+/// included (an admin demoting themself must lose the rights at once).
+fn set_role() -> impl Strategy<Value = Op> {
+    (role_changer(), 0..SLOTS, any::<bool>()).prop_map(|(who, target, admin)| Op::SetRole {
+        who,
+        target,
+        admin,
+    })
+}
+
+/// A user deletion: mostly one that succeeds (the user themself, or the
+/// admin slot), so that the deleted user's posts, votes and tokens have to
+/// go; sometimes anyone (403 unless an admin).
+fn delete_user() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (0..SLOTS).prop_map(|target| Op::DeleteUser { who: Who::latest(target), target }),
+        1 => (0..SLOTS).prop_map(|target| Op::DeleteUser { who: Who::latest(0), target }),
+        1 => (who(), 0..SLOTS).prop_map(|(who, target)| Op::DeleteUser { who, target }),
+    ]
+}
+
 /// One operation, weighted towards the ones the access rules are about.
 pub fn op() -> impl Strategy<Value = Op> {
     let slot = 0..SLOTS;
@@ -363,22 +390,21 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, title, published)| Op::Create { who, title, published }),
         10 => (who(), post(), title_index(), published())
             .prop_map(|(who, post, title, published)| Op::Update { who, post, title, published }),
-        10 => (who(), post(), prop::bool::weighted(0.8))
+        14 => (who(), post(), prop::bool::weighted(0.85))
             .prop_map(|(who, post, up)| Op::Vote { who, post, up }),
         3 => who().prop_map(Op::Unvote),
         6 => (who(), post()).prop_map(|(who, post)| Op::Read { who, post }),
         6 => (who(), prop::option::weighted(0.4, 0..SEARCHES.len() as u8), limit(true), skip(true))
             .prop_map(|(who, search, limit, skip)| Op::List { who, search, limit, skip }),
         5 => (who(), post()).prop_map(|(who, post)| Op::Delete { who, post }),
-        6 => (who(), slot.clone(), any::<bool>())
-            .prop_map(|(who, target, admin)| Op::SetRole { who, target, admin }),
+        8 => set_role(),
         6 => (slot.clone(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
             .prop_map(|(slot, wrong, shout)| Op::Login { slot, wrong, shout }),
         4 => who().prop_map(Op::Logout),
-        3 => (who(), slot.clone()).prop_map(|(who, target)| Op::DeleteUser { who, target }),
+        6 => delete_user(),
         3 => (slot.clone(), prop::bool::weighted(0.3))
             .prop_map(|(slot, shout)| Op::Register { slot, shout }),
-        2 => (0..ADVANCES.len()).prop_map(|i| Op::Advance(ADVANCES[i])),
+        3 => (0..ADVANCES.len()).prop_map(|i| Op::Advance(ADVANCES[i])),
         2 => (who(), limit(false), skip(false))
             .prop_map(|(who, limit, skip)| Op::ListUsers { who, limit, skip }),
         2 => (who(), slot).prop_map(|(who, target)| Op::GetUser { who, target }),
