@@ -66,17 +66,26 @@ async fn succeeds(http: &Http, email: &str) {
     assert_eq!(status, StatusCode::OK, "{email} should log in: {body}");
 }
 
+/// Two instances on one database and one clock, and a client for each.
+async fn two_instances(
+    url: &str,
+    clock: &ManualClock,
+) -> (app::RunningApp, app::RunningApp, Http, Http) {
+    let (one, two) = tokio::join!(
+        start_app_with(url, clock, no_tweak),
+        start_app_with(url, clock, no_tweak)
+    );
+    let (a, b) = (Http::new(&one), Http::new(&two));
+    (one, two, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_on_two_instances_add_up_to_one_limit() {
     let Some(db) = TestDb::create().await else {
         return;
     };
     let clock = clock();
-    let (one, two) = tokio::join!(
-        start_app_with(&db.url, &clock, no_tweak),
-        start_app_with(&db.url, &clock, no_tweak)
-    );
-    let (a, b) = (Http::new(&one), Http::new(&two));
+    let (one, two, a, b) = two_instances(&db.url, &clock).await;
     a.register("erin@example.com").await;
     b.register("frank@example.com").await;
 
@@ -109,11 +118,7 @@ async fn concurrent_failures_on_both_instances_reach_the_limit() {
         return;
     };
     let clock = clock();
-    let (one, two) = tokio::join!(
-        start_app_with(&db.url, &clock, no_tweak),
-        start_app_with(&db.url, &clock, no_tweak)
-    );
-    let (a, b) = (Http::new(&one), Http::new(&two));
+    let (one, two, a, b) = two_instances(&db.url, &clock).await;
     a.register("gina@example.com").await;
     let attempts = (0..8).map(|i| {
         let http = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -139,11 +144,7 @@ async fn a_success_on_one_instance_clears_the_pair_on_both() {
         return;
     };
     let clock = clock();
-    let (one, two) = tokio::join!(
-        start_app_with(&db.url, &clock, no_tweak),
-        start_app_with(&db.url, &clock, no_tweak)
-    );
-    let (a, b) = (Http::new(&one), Http::new(&two));
+    let (one, two, a, b) = two_instances(&db.url, &clock).await;
     a.register("hank@example.com").await;
     for http in [&a, &b, &a, &b] {
         fail(http, "hank@example.com").await;

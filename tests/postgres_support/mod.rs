@@ -190,7 +190,17 @@ pub async fn open_store(url: &str, clock: &ManualClock) -> PgStore {
 
 /// The app on Postgres at `url`: bcrypt cost 4, a 2 s database timeout.
 pub async fn start_app(url: &str) -> RunningApp {
-    let config = Config {
+    app::start(
+        &config(url),
+        Arc::new(posts_api::adapters::clock::SystemClock),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the app did not start: {e}"))
+}
+
+/// The configuration of the test apps on Postgres at `url`.
+fn config(url: &str) -> Config {
+    Config {
         store: StoreKind::Postgres,
         database_url: Some(url.to_owned()),
         database_pool_size: 4,
@@ -200,10 +210,7 @@ pub async fn start_app(url: &str) -> RunningApp {
         bcrypt_cost: 4,
         rust_log: "warn".into(),
         ..Config::default()
-    };
-    app::start(&config, Arc::new(posts_api::adapters::clock::SystemClock))
-        .await
-        .unwrap_or_else(|e| panic!("the app did not start: {e}"))
+    }
 }
 
 /// The app on Postgres at `url` as [`start_app`] starts it, but on `clock`
@@ -213,17 +220,7 @@ pub async fn start_app_with(
     clock: &ManualClock,
     tweak: impl FnOnce(&mut Config),
 ) -> RunningApp {
-    let mut config = Config {
-        store: StoreKind::Postgres,
-        database_url: Some(url.to_owned()),
-        database_pool_size: 4,
-        database_timeout_seconds: 2,
-        bind_addr: "127.0.0.1:0".into(),
-        jwt_secret: Some(SECRET.into()),
-        bcrypt_cost: 4,
-        rust_log: "warn".into(),
-        ..Config::default()
-    };
+    let mut config = config(url);
     tweak(&mut config);
     app::start(&config, Arc::new(clock.clone()))
         .await
