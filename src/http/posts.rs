@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::error::{ApiError, Errors, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{PostBody, PostOut};
-use super::security::Auth;
+use super::security::{Auth, VerifiedToken};
 use super::{ApiTags, post_id};
 use crate::domain::{Page, PostContent, PostTitle, PostUpdate, Search};
 use crate::service::Service;
@@ -103,13 +103,14 @@ impl PostsApi {
     #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
     async fn get(
         &self,
-        auth: Auth,
+        token: VerifiedToken,
         service: Data<&Service>,
         /// The post's id.
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
     ) -> Result<PostResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
-        let post = service.get_post(auth.caller(), post_id(id.0)?).await?;
+        let id = post_id(id.0)?;
+        let post = service.get_post_for_token(token.claims(), id).await??;
         Ok(PostResponse::Ok(JsonOut(post.into())))
     }
 

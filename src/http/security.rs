@@ -7,19 +7,25 @@ use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use super::error::ApiError;
+use crate::ports::TokenClaims;
 use crate::service::{Caller, Service};
 
-/// Checks a bearer token through the service: signature, expiry,
-/// revocation, and that the user still exists (read now, with their role).
-async fn check(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
-    if bearer.token.trim().is_empty() {
+/// The service and the token of a request's `Authorization: Bearer`
+/// header (401 when it is missing or blank).
+fn bearer(req: &Request, bearer: Bearer) -> poem::Result<(&Service, String)> {
+    let token = bearer.token.trim();
+    if token.is_empty() {
         return Err(ApiError::not_authenticated().into());
     }
     let service = req.data::<Service>().ok_or_else(ApiError::invalid_token)?;
-    Ok(service
-        .authenticate(bearer.token.trim())
-        .await
-        .map_err(ApiError::from)?)
+    Ok((service, token.to_owned()))
+}
+
+/// Checks a bearer token through the service: signature, expiry,
+/// revocation, and that the user still exists (read now, with their role).
+async fn check(req: &Request, token: Bearer) -> poem::Result<Caller> {
+    let (service, token) = bearer(req, token)?;
+    Ok(service.authenticate(&token).await.map_err(ApiError::from)?)
 }
 
 // The two schemes below are only registered in the document (by `Auth`);
@@ -54,29 +60,53 @@ impl Auth {
     }
 }
 
-impl<'a> ApiExtractor<'a> for Auth {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+/// A bearer token that verifies (signature, algorithm, expiry), not yet
+/// checked against the store: for the one route that asks the store about
+/// the token and its data in a single call (`GET /posts/{id}`).
+pub struct VerifiedToken(TokenClaims);
 
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        BearerToken::register(registry);
-        PasswordFlow::register(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        let mut schemes = BearerToken::security_schemes();
-        schemes.extend(PasswordFlow::security_schemes());
-        schemes
-    }
-
-    async fn from_request(
-        req: &'a Request,
-        _body: &mut RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        let bearer = <Bearer as BearerAuthorization>::from_request(req)?;
-        Ok(Self(check(req, bearer).await?))
+impl VerifiedToken {
+    /// The token's claims.
+    pub fn claims(&self) -> &TokenClaims {
+        &self.0
     }
 }
+
+/// Both extractors carry the same two schemes (one `Authorization: Bearer`
+/// header) and run their check once.
+macro_rules! bearer_extractor {
+    ($ty:ident, |$req:ident, $token:ident| $check:expr) => {
+        impl<'a> ApiExtractor<'a> for $ty {
+            const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+            type ParamType = ();
+            type ParamRawType = ();
+
+            fn register(registry: &mut Registry) {
+                BearerToken::register(registry);
+                PasswordFlow::register(registry);
+            }
+
+            fn security_schemes() -> Vec<&'static str> {
+                let mut schemes = BearerToken::security_schemes();
+                schemes.extend(PasswordFlow::security_schemes());
+                schemes
+            }
+
+            async fn from_request(
+                $req: &'a Request,
+                _body: &mut RequestBody,
+                _param_opts: ExtractParamOptions<Self::ParamType>,
+            ) -> poem::Result<Self> {
+                let $token = <Bearer as BearerAuthorization>::from_request($req)?;
+                Ok(Self($check))
+            }
+        }
+    };
+}
+
+bearer_extractor!(Auth, |req, token| check(req, token).await?);
+bearer_extractor!(VerifiedToken, |req, token| {
+    let (service, token) = bearer(req, token)?;
+    service.verify_token(&token).map_err(ApiError::from)?
+});

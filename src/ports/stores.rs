@@ -108,6 +108,20 @@ pub trait PostStore: Send + Sync + 'static {
     /// [`StoreError`] when the store fails.
     async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError>;
 
+    /// The hot read in one call: the user `user` (read now), unless token
+    /// `token` is revoked or the user is gone (`None`), with the post `id`
+    /// if it exists, whoever may see it. What `UserStore::get_active` and
+    /// [`Self::get`] answer, in one round trip.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn get_for_bearer(
+        &self,
+        user: UserId,
+        token: &TokenId,
+        id: PostId,
+    ) -> Result<Option<(User, Option<PostView>)>, StoreError>;
+
     /// The posts the filter's visibility allows, matching its search,
     /// newest (highest id) first, paged.
     ///

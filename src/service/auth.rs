@@ -119,17 +119,25 @@ impl Service {
         }
     }
 
+    /// The claims of a token that verifies (signature, algorithm, expiry by
+    /// the clock, subject), before any store is asked about it.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] when it does not verify.
+    pub fn verify_token(&self, token: &str) -> Result<TokenClaims, AuthError> {
+        self.ports
+            .token_verifier
+            .verify(token)
+            .ok_or(AuthError::InvalidToken)
+    }
+
     /// The caller behind a bearer token: the token must verify, not be
     /// revoked, and its user must still exist.
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] for any token that does not qualify.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
-        let claims = self
-            .ports
-            .token_verifier
-            .verify(token)
-            .ok_or(AuthError::InvalidToken)?;
+        let claims = self.verify_token(token)?;
         let user = self
             .ports
             .users

@@ -2,9 +2,10 @@
 
 use super::{Caller, Service};
 use crate::domain::{
-    NewPost, Page, PostContent, PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView,
-    Search, policy,
+    AuthError, NewPost, Page, PostContent, PostError, PostFilter, PostId, PostTitle, PostUpdate,
+    PostView, Search, policy,
 };
+use crate::ports::TokenClaims;
 
 impl Service {
     /// The posts the caller may see, newest first.
@@ -36,6 +37,31 @@ impl Service {
             }
             _ => Err(PostError::NotFound(id)),
         }
+    }
+
+    /// [`Self::get_post`] for the bearer of a verified token, who is
+    /// authenticated in the same store call that reads the post (the hot
+    /// read: one round trip on a database). Outer error: the token's user
+    /// is gone or the token revoked; inner: the post is missing or an
+    /// invisible draft.
+    ///
+    /// # Errors
+    /// [`AuthError`], then [`PostError::NotFound`].
+    pub async fn get_post_for_token(
+        &self,
+        token: &TokenClaims,
+        id: PostId,
+    ) -> Result<Result<PostView, PostError>, AuthError> {
+        let (user, post) = self
+            .ports
+            .posts
+            .get_for_bearer(token.user_id, &token.token_id, id)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        Ok(match post {
+            Some(post) if policy::can_view_post(&user, post.owner.id, post.published) => Ok(post),
+            _ => Err(PostError::NotFound(id)),
+        })
     }
 
     /// Creates a post owned by the caller.

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 
 use super::{MemoryStore, PostRecord, next_id, read, write};
 use crate::domain::{
-    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, UserId,
+    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, User,
+    UserId,
 };
-use crate::ports::{AddVote, PostStore, VoteStore};
+use crate::ports::{AddVote, PostStore, TokenId, VoteStore};
 
 impl MemoryStore {
     /// The read model of one post, or `None` if it or its owner is gone.
@@ -80,6 +81,18 @@ impl PostStore for MemoryStore {
 
     async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
         Ok(self.view(id.get()))
+    }
+
+    async fn get_for_bearer(
+        &self,
+        user: UserId,
+        token: &TokenId,
+        id: PostId,
+    ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
+        if self.inner.revoked.contains_key(&token.0) {
+            return Ok(None);
+        }
+        Ok(self.inner.user(user).map(|u| (u, self.view(id.get()))))
     }
 
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {

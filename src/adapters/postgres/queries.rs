@@ -112,6 +112,19 @@ pub const POST_BY_ID: &str = concat!(
     " FROM posts p JOIN users u ON u.id = p.owner_id WHERE p.id = $1"
 );
 
+/// `$1` user id, `$2` token id, `$3` post id: the token's user unless the
+/// token is revoked (no row), then the post view (NULLs when the post does
+/// not exist): an authenticated read in one statement.
+pub const BEARER_AND_POST: &str = concat!(
+    "SELECT ",
+    user_columns!("me"),
+    ", ",
+    view_columns!(),
+    " FROM users me LEFT JOIN (posts p JOIN users u ON u.id = p.owner_id) ON p.id = $3",
+    " WHERE me.id = $1",
+    " AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2)"
+);
+
 /// `$1` id, `$2` title, `$3` title folded, `$4` content, `$5` published:
 /// the updated post's view.
 pub const UPDATE_POST: &str = concat!(

@@ -36,15 +36,26 @@ pub(super) fn credentials(row: &Row) -> Result<(User, PasswordHash), StoreError>
 
 /// A post view: the post (5 columns), its owner (4), its vote count.
 pub(super) fn post_view(row: &Row) -> Result<PostView, StoreError> {
-    let raw_id: i64 = col(row, 0)?;
+    post_view_at(row, 0)
+}
+
+/// The post view in columns `at..at + 10`, `None` when its id is NULL (an
+/// outer join found no post).
+pub(super) fn optional_post_view(row: &Row, at: usize) -> Result<Option<PostView>, StoreError> {
+    let id: Option<i64> = col(row, at)?;
+    id.map(|_| post_view_at(row, at)).transpose()
+}
+
+fn post_view_at(row: &Row, at: usize) -> Result<PostView, StoreError> {
+    let raw_id: i64 = col(row, at)?;
     let id = PostId::new(raw_id).ok_or_else(|| bad_row("posts", format!("id {raw_id}")))?;
     Ok(PostView {
         id,
-        title: PostTitle::from_trusted(col(row, 1)?),
-        content: PostContent::from_trusted(col(row, 2)?),
-        published: col(row, 3)?,
-        created_at: col(row, 4)?,
-        owner: user(row, 5)?,
-        votes: col(row, 9)?,
+        title: PostTitle::from_trusted(col(row, at + 1)?),
+        content: PostContent::from_trusted(col(row, at + 2)?),
+        published: col(row, at + 3)?,
+        created_at: col(row, at + 4)?,
+        owner: user(row, at + 5)?,
+        votes: col(row, at + 9)?,
     })
 }
