@@ -1,6 +1,7 @@
 //! Password hashing with bcrypt, on tokio's blocking pool, on at most half
-//! the cores at once: a storm of logins then queues for those cores and
-//! leaves the others to the reads (and, on the same machine, the database).
+//! the cores at once and at a low CPU priority (nice 10 on Linux): a storm
+//! of logins then queues for those cores and yields them to the reads (and,
+//! on the same machine, the database) whenever those have work.
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ impl BcryptHasher {
             .await
             .expect("open semaphore");
         let done = tokio::task::spawn_blocking(move || {
+            lower_priority();
             let answer = work();
             drop(slot);
             answer
@@ -52,6 +54,27 @@ impl BcryptHasher {
         .await;
         // A panicked bcrypt task is a bug, not an input error.
         done.expect("bcrypt task")
+    }
+}
+
+/// Lowers the calling thread's CPU priority to nice 10, once per thread.
+/// Linux keeps a nice value per thread; the blocking pool's threads are
+/// otherwise only used to resolve database host names, which is rare.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use std::cell::Cell;
+        thread_local!(static LOWERED: Cell<bool> = const { Cell::new(false) });
+        LOWERED.with(|lowered| {
+            if !lowered.get() {
+                // SAFETY: setpriority only reads its arguments; `who` 0 is
+                // the calling thread. A failure leaves the priority as is.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                }
+                lowered.set(true);
+            }
+        });
     }
 }
 
