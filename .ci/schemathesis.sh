@@ -20,7 +20,7 @@ BIN="${1:-${CARGO_TARGET_DIR:-target}/debug/posts-api}"
 # shellcheck source=serve.sh
 source .ci/serve.sh
 export ST_ADMIN_EMAIL=admin@schemathesis.test ST_ADMIN_PASSWORD=schemathesis-admin
-start_service "$BIN" JWT_SECRET=schemathesis-secret \
+start_service "$BIN" JWT_SECRET=schemathesis-secret-0123456789abcdef \
   ADMIN_EMAIL="$ST_ADMIN_EMAIL" ADMIN_PASSWORD="$ST_ADMIN_PASSWORD" \
   LOGIN_MAX_FAILURES=0 LOGIN_MAX_FAILURES_PER_ADDR=0
 echo "schemathesis $SCHEMATHESIS_VERSION against $ADDR"

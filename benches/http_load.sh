@@ -49,7 +49,7 @@ start_server() {
   if [ "$STORE" = postgres ]; then
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB" >/dev/null
     BENCH_DB_URL="${DATABASE_URL%/*}/$BENCH_DB"
-    extra=(STORE=postgres DATABASE_URL="$BENCH_DB_URL" JWT_SECRET=bench-secret DATABASE_POOL_SIZE="$CONNECTIONS")
+    extra=(STORE=postgres DATABASE_URL="$BENCH_DB_URL" JWT_SECRET=bench-secret-0123456789abcdef-0123456789 DATABASE_POOL_SIZE="$CONNECTIONS")
     seed=1
   fi
   env "${extra[@]}" SEED_POSTS="$seed" BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \

@@ -16,7 +16,7 @@ use crate::adapters::jwt::{JwtTokens, random_token_ids};
 use crate::adapters::memory::{MemoryStore, MemoryThrottle};
 use crate::adapters::postgres::{PgSettings, PgStore, PostgresThrottle};
 use crate::config::{Config, StoreKind};
-use crate::domain::{EmailAddress, Password};
+use crate::domain::{EmailAddress, EnsureAdminError, Password};
 use crate::ports::{Clock, Ports, ThrottleLimits};
 use crate::service::Service;
 
@@ -39,13 +39,46 @@ pub enum StartError {
     },
 }
 
-/// The signing key: configured, or random for the memory store only.
+impl From<EnsureAdminError> for StartError {
+    fn from(e: EnsureAdminError) -> Self {
+        match e {
+            EnsureAdminError::NotTheOwner(_) => Self::Config(format!("ADMIN_EMAIL: {e}")),
+            EnsureAdminError::Store(e) => Self::Store(e.to_string()),
+        }
+    }
+}
+
+/// The shortest signing key accepted, in bytes: HS256's own output size,
+/// below which a key is easier to guess than the MAC.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The signing key: configured (at least [`MIN_SECRET_BYTES`]), or random
+/// for the memory store only.
 fn jwt_secret(config: &Config) -> Result<String, StartError> {
     match (&config.jwt_secret, config.store) {
-        (Some(secret), _) if !secret.trim().is_empty() => Ok(secret.clone()),
+        (Some(secret), _) if !secret.trim().is_empty() => {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(StartError::Config(format!(
+                    "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {}); \
+                     generate one with `openssl rand -hex 32`",
+                    secret.len()
+                )));
+            }
+            for old in config.previous_secrets() {
+                if old.len() < MIN_SECRET_BYTES {
+                    // Still accepted, so that a weak key can be rotated out
+                    // without logging everybody out at once.
+                    tracing::warn!(
+                        "JWT_PREVIOUS_SECRETS holds a key shorter than {MIN_SECRET_BYTES} bytes: \
+                         remove it once the tokens it signed have expired"
+                    );
+                }
+            }
+            Ok(secret.clone())
+        }
         (_, StoreKind::Memory) => {
             tracing::warn!("JWT_SECRET is not set: using a random key; tokens die with this process");
-            let mut bytes = [0u8; 32];
+            let mut bytes = [0u8; MIN_SECRET_BYTES];
             getrandom::fill(&mut bytes).map_err(|e| StartError::Config(format!("no randomness for a JWT key: {e}")))?;
             Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
         }
@@ -176,10 +209,7 @@ pub async fn build_service(config: &Config, clock: Arc<dyn Clock>) -> Result<Ser
                 .map_err(|e| StartError::Config(format!("ADMIN_EMAIL: {e}")))?;
             let password = Password::parse(password)
                 .map_err(|e| StartError::Config(format!("ADMIN_PASSWORD: {}", e.reason)))?;
-            let admin = service
-                .ensure_admin(email, password)
-                .await
-                .map_err(|e| StartError::Store(e.to_string()))?;
+            let admin = service.ensure_admin(email, password).await?;
             tracing::info!(user_id = admin.id.get(), "start-up admin is ready");
         }
         (None, None) => {}

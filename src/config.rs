@@ -47,7 +47,8 @@ pub enum Command {
         /// The admin's email.
         #[arg(long)]
         email: String,
-        /// The admin's password (used only when the user is created).
+        /// The admin's password: the new account's, or the existing one's
+        /// (an account is promoted only with its own password).
         #[arg(long)]
         password: String,
     },
@@ -72,10 +73,11 @@ pub struct Config {
     /// PostgreSQL URL, required with `--store postgres`.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
-    /// Largest number of database connections.
+    /// Largest number of database connections, 1 to 1000.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub database_pool_size: u32,
-    /// Seconds a store call may wait for a connection and its answer (then 503).
+    /// Seconds a store call may wait for a connection and its answer (then
+    /// 503), 1 to 3600.
     #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub database_timeout_seconds: u64,
     /// Address and port to listen on (port 0: any free port).
@@ -86,7 +88,8 @@ pub struct Config {
         global = true
     )]
     pub bind_addr: String,
-    /// The signing key; random when omitted with the memory store.
+    /// The signing key, at least 32 bytes; random when omitted with the
+    /// memory store.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
     /// Comma-separated older keys that still verify.
@@ -98,7 +101,7 @@ pub struct Config {
         global = true
     )]
     pub jwt_previous_secrets: Vec<String>,
-    /// Token lifetime in minutes.
+    /// Token lifetime in minutes, 1 to 525600 (a year).
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=525_600), global = true)]
     pub access_token_expire_minutes: u32,
     /// bcrypt cost, 4 to 31.
@@ -119,19 +122,15 @@ pub struct Config {
         global = true
     )]
     pub cors_origins: Vec<String>,
-    /// Failed logins allowed per email and address in the window (0: off).
-    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
+    /// Failed logins allowed per email and address in the window, 0 to
+    /// 1000000 (0: off).
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
     pub login_max_failures: u32,
-    /// Failed logins allowed per address in the window (0: off).
-    #[arg(
-        long,
-        env = "LOGIN_MAX_FAILURES_PER_ADDR",
-        default_value_t = 50,
-        global = true
-    )]
+    /// Failed logins allowed per address in the window, 0 to 1000000 (0: off).
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ADDR", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
     pub login_max_failures_per_addr: u32,
-    /// The throttling window in seconds.
-    #[arg(long, env = "LOGIN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    /// The throttling window in seconds, 1 to 2592000 (30 days).
+    #[arg(long, env = "LOGIN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
     pub login_window_seconds: u64,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -149,8 +148,8 @@ pub struct Config {
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub rust_log: String,
     /// Seed this many generated posts (200-byte content) at start-up, owned
-    /// by `seed@example.com`: for load tests and benches.
-    #[arg(long, env = "SEED_POSTS", default_value_t = 0, global = true)]
+    /// by `seed@example.com`: for load tests and benches; 0 to 10000000.
+    #[arg(long, env = "SEED_POSTS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000_000), global = true)]
     pub seed_posts: u64,
     /// Seed demo users and posts in memory and print their credentials.
     #[arg(long, env = "DEMO", global = true, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]

@@ -52,10 +52,7 @@ async fn main() -> ExitCode {
             };
             let result = async {
                 let service = app::build_service(&config, Arc::new(SystemClock)).await?;
-                service
-                    .ensure_admin(email, password)
-                    .await
-                    .map_err(|e| app::StartError::Store(e.to_string()))
+                Ok::<_, app::StartError>(service.ensure_admin(email, password).await?)
             };
             match result.await {
                 Ok(user) => {

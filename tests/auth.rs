@@ -26,6 +26,7 @@ store_tests! {
     throttle_counts_an_email_without_regard_to_case,
     throttle_is_cleared_by_a_success,
     throttle_per_address_after_fifty_failures,
+    throttle_holds_for_concurrent_attempts,
     throttle_limits_are_configurable with |c| {
         c.login_max_failures = 2;
         c.login_window_seconds = 60;
@@ -417,6 +418,41 @@ async fn throttle_per_address_after_fifty_failures(app: TestApp) {
     );
     app.clock.advance(time::Duration::seconds(900));
     app.login(&fresh.email, PASSWORD).await.assert_status(200);
+}
+
+/// Sends wrong-password logins for `emails` all at once; how many were
+/// answered 401 (the rest must be 429).
+async fn concurrent_failures(app: &TestApp, emails: Vec<String>) -> usize {
+    let requests = emails
+        .iter()
+        .map(|email| {
+            let form = [("username", email.as_str()), ("password", "wrong password")];
+            app.request(Method::POST, "/login").form(&form)
+        })
+        .collect();
+    let answers = app.send_concurrently(requests).await;
+    for r in &answers {
+        assert!(matches!(r.status.as_u16(), 401 | 429), "{}", r.status);
+    }
+    answers.iter().filter(|r| r.status == 401).count()
+}
+
+async fn throttle_holds_for_concurrent_attempts(app: TestApp) {
+    let victim = app.user("vera").await;
+    let passed = concurrent_failures(&app, vec![victim.email.clone(); 30]).await;
+    assert_eq!(passed, 5, "of 30 attempts at once for one email");
+    app.login(&victim.email, PASSWORD)
+        .await
+        .assert_error(429, "Too many login attempts");
+    app.clock.advance(time::Duration::seconds(900));
+    let strangers = (0..90)
+        .map(|n| format!("stranger{n}@example.com"))
+        .collect();
+    let passed = concurrent_failures(&app, strangers).await;
+    assert_eq!(passed, 50, "of 90 attempts at once from one address");
+    app.login(&victim.email, PASSWORD)
+        .await
+        .assert_error(429, "Too many login attempts");
 }
 
 async fn throttle_limits_are_configurable(app: TestApp) {

@@ -54,7 +54,7 @@ impl Fixture {
             .expect("a runtime");
         let config = Config {
             store: StoreKind::Memory,
-            jwt_secret: Some("fuzz-secret-0123456789abcdef".into()),
+            jwt_secret: Some("fuzz-secret-0123456789abcdef-0123456789".into()),
             bcrypt_cost: 4,
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),

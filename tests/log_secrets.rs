@@ -28,7 +28,7 @@ fn start() -> (Child, BufReader<ChildStdout>, String, String) {
         .env_clear()
         .env("BIND_ADDR", "127.0.0.1:0")
         .env("BCRYPT_COST", "4")
-        .env("JWT_SECRET", "log-test-signing-key-0123456789")
+        .env("JWT_SECRET", "log-test-signing-key-0123456789abcdef")
         .env("ADMIN_EMAIL", ADMIN_EMAIL)
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("LOG_FORMAT", "json")

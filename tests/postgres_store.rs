@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
 use posts_api::adapters::postgres::PgStore;
 use posts_api::domain::{EmailAddress, Page, PostId, Role, UserId};
-use posts_api::ports::{AddVote, CreateUserError, PostStore, TokenId, UserStore, VoteStore};
+use posts_api::ports::{
+    AddVote, CreateUserError, KeepAdmin, PostStore, TokenId, UserStore, VoteStore,
+};
 
 #[tokio::test]
 async fn users_credentials_roles_and_unique_emails() {
@@ -70,14 +72,25 @@ async fn users_credentials_roles_and_unique_emails() {
         []
     );
 
-    let admin = store.set_role(bob.id, Role::Admin).await.unwrap().unwrap();
+    let KeepAdmin::Done(admin) = store.set_role(bob.id, Role::Admin).await.unwrap() else {
+        panic!("bob is promoted");
+    };
     assert_eq!(admin.role, Role::Admin);
     assert_eq!(
         store
             .set_role(UserId::new(99).unwrap(), Role::Admin)
             .await
             .unwrap(),
-        None
+        KeepAdmin::NotFound
+    );
+    // Bob is the only admin: he stays one, and stays.
+    assert_eq!(
+        store.set_role(bob.id, Role::User).await.unwrap(),
+        KeepAdmin::LastAdmin
+    );
+    assert_eq!(
+        UserStore::delete(&store, bob.id).await.unwrap(),
+        KeepAdmin::LastAdmin
     );
     db.drop().await;
 }
@@ -130,7 +143,10 @@ async fn revoked_tokens_fail_and_expired_ones_are_purged() {
     assert_eq!(jtis, ["jti-two"]);
 
     // Revoking for a user deleted meanwhile is not an error.
-    assert!(UserStore::delete(&store, user.id).await.unwrap());
+    assert_eq!(
+        UserStore::delete(&store, user.id).await.unwrap(),
+        KeepAdmin::Done(())
+    );
     store
         .revoke_token(
             user.id,
@@ -177,8 +193,14 @@ async fn deleting_a_user_takes_posts_votes_and_revocations() {
         .await
         .unwrap();
 
-    assert!(UserStore::delete(&store, gone.id).await.unwrap());
-    assert!(!UserStore::delete(&store, gone.id).await.unwrap());
+    assert_eq!(
+        UserStore::delete(&store, gone.id).await.unwrap(),
+        KeepAdmin::Done(())
+    );
+    assert_eq!(
+        UserStore::delete(&store, gone.id).await.unwrap(),
+        KeepAdmin::NotFound
+    );
     assert_eq!(PostStore::get(&store, own.id).await.unwrap(), None);
     assert_eq!(
         PostStore::get(&store, other.id)
@@ -292,7 +314,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V2__posts",
             "V3__votes",
             "V4__revoked_tokens",
-            "V5__login_failures"
+            "V5__login_failures",
+            "V6__admins_index"
         ]
     );
     assert_eq!(

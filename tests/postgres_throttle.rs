@@ -19,7 +19,7 @@ use posts_api::adapters::memory::MemoryThrottle;
 use posts_api::adapters::postgres::PostgresThrottle;
 use posts_api::app;
 use posts_api::config::Config;
-use posts_api::ports::{Clock, LoginThrottle, ThrottleKey, ThrottleLimits};
+use posts_api::ports::{Admission, Clock, LoginThrottle, ThrottleKey, ThrottleLimits};
 use reqwest::StatusCode;
 use serde_json::json;
 use time::Duration;
@@ -112,27 +112,45 @@ async fn failures_on_two_instances_add_up_to_one_limit() {
     db.drop().await;
 }
 
+/// Sends `n` wrong-password logins at once, alternating between `a` and
+/// `b`, for the email `email(i)`; how many were answered other than 429
+/// (every answer must be 401 or 429).
+async fn concurrent_failures(a: &Http, b: &Http, n: usize, email: fn(usize) -> String) -> usize {
+    let attempts: Vec<_> = (0..n)
+        .map(|i| {
+            let http = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { http.try_login(&email(i), WRONG).await.0 })
+        })
+        .collect();
+    let mut passed = 0;
+    for attempt in attempts {
+        let status = attempt.await.expect("an attempt");
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(&status),
+            "{status}"
+        );
+        passed += usize::from(status != StatusCode::TOO_MANY_REQUESTS);
+    }
+    passed
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_failures_on_both_instances_reach_the_limit() {
+async fn concurrent_failures_on_both_instances_stop_at_the_limit() {
     let Some(db) = TestDb::create().await else {
         return;
     };
     let clock = clock();
     let (one, two, a, b) = two_instances(&db.url, &clock).await;
     a.register("gina@example.com").await;
-    let attempts = (0..8).map(|i| {
-        let http = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tokio::spawn(async move { http.try_login("gina@example.com", WRONG).await.0 })
-    });
-    for attempt in attempts.collect::<Vec<_>>() {
-        let status = attempt.await.expect("an attempt");
-        assert!(
-            [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(&status),
-            "{status}"
-        );
-    }
+    let passed = concurrent_failures(&a, &b, 30, |_| "gina@example.com".into()).await;
+    assert_eq!(passed, 5, "of 30 at once for one email, exactly the limit");
     throttled(&a, "gina@example.com").await;
     throttled(&b, "gina@example.com").await;
+
+    // Ninety emails at once from one address: the address limit, 50.
+    clock.advance(Duration::seconds(900));
+    let passed = concurrent_failures(&a, &b, 90, |i| format!("user{i}@example.com")).await;
+    assert_eq!(passed, 50, "of 90 at once from one address");
     one.stop().await.expect("a clean stop");
     two.stop().await.expect("a clean stop");
     db.drop().await;
@@ -217,6 +235,14 @@ fn script(len: usize) -> Vec<(i64, usize, usize, u8)> {
         .collect()
 }
 
+/// The wait of a refused attempt; `None` for an admitted one.
+fn refused(admission: Admission) -> Option<u64> {
+    match admission {
+        Admission::Throttled { retry_after_secs } => Some(retry_after_secs),
+        Admission::Admitted(_) => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adapter_answers_as_the_memory_one() {
     let Some(db) = TestDb::create().await else {
@@ -244,25 +270,15 @@ async fn the_adapter_answers_as_the_memory_one() {
         let mut throttled = 0;
         for (i, (secs, email, addr, op)) in script(300).into_iter().enumerate() {
             let now = start + Duration::seconds(secs);
-            let key = ThrottleKey {
-                email: emails[email].into(),
-                addr: addrs[addr],
-            };
-            let expected = memory.retry_after(&key, now).await.unwrap();
-            let got = postgres.retry_after(&key, now).await.unwrap();
-            assert_eq!(got, expected, "step {i} with {limits:?}");
-            throttled += usize::from(expected.is_some());
-            match (op, expected) {
-                (0, _) => {
-                    memory.clear(&key).await.unwrap();
-                    postgres.clear(&key).await.unwrap();
-                }
-                // As the service does: a throttled attempt is not counted.
-                (_, Some(_)) => {}
-                _ => {
-                    memory.record_failure(&key, now).await.unwrap();
-                    postgres.record_failure(&key, now).await.unwrap();
-                }
+            let key = ThrottleKey::new(emails[email], addrs[addr]);
+            let expected = memory.admit(&key, now).await.unwrap();
+            let got = postgres.admit(&key, now).await.unwrap();
+            assert_eq!(refused(got), refused(expected), "step {i} with {limits:?}");
+            throttled += usize::from(refused(expected).is_some());
+            // One attempt in ten succeeds and is released; the rest fail.
+            if let (0, Admission::Admitted(m), Admission::Admitted(p)) = (op, expected, got) {
+                memory.release(&key, m).await.unwrap();
+                postgres.release(&key, p).await.unwrap();
             }
         }
         let on = max_failures > 0 || max_failures_per_addr > 0;
@@ -288,34 +304,29 @@ async fn the_adapter_limits_pairs_and_addresses_and_cleans_up() {
     );
     let start = clock.now();
     let at = |s: i64| start + Duration::seconds(s);
-    let key = |email: &str| ThrottleKey {
-        email: email.into(),
-        addr: "127.0.0.1".parse().unwrap(),
-    };
+    let key = |email: &str| ThrottleKey::new(email, "127.0.0.1".parse().unwrap());
     let (a, b) = (key("a@x.io"), key("b@x.io"));
-    t.record_failure(&a, at(0)).await.unwrap();
-    assert_eq!(t.retry_after(&a, at(0)).await.unwrap(), None);
-    t.record_failure(&a, at(10)).await.unwrap();
-    assert_eq!(t.retry_after(&a, at(10)).await.unwrap(), Some(50), "pair");
+    let admitted = |admission| match admission {
+        Admission::Admitted(attempt) => attempt,
+        other => panic!("expected an admission, got {other:?}"),
+    };
+    admitted(t.admit(&a, at(0)).await.unwrap());
+    admitted(t.admit(&a, at(10)).await.unwrap());
     assert_eq!(
-        t.retry_after(&b, at(10)).await.unwrap(),
-        None,
-        "other email"
+        refused(t.admit(&a, at(10)).await.unwrap()),
+        Some(50),
+        "pair"
     );
-    t.record_failure(&b, at(20)).await.unwrap();
+    let ok = admitted(t.admit(&b, at(20)).await.unwrap());
     assert_eq!(
-        t.retry_after(&b, at(20)).await.unwrap(),
+        refused(t.admit(&b, at(20)).await.unwrap()),
         Some(40),
         "address"
     );
-    t.clear(&a).await.unwrap();
-    assert_eq!(
-        t.retry_after(&a, at(20)).await.unwrap(),
-        Some(40),
-        "the address count stays"
-    );
-    assert_eq!(t.retry_after(&b, at(60)).await.unwrap(), None);
-    assert_eq!(t.retry_after(&a, at(60)).await.unwrap(), None);
+    // b's attempt succeeds: it stops counting, for the pair and the address.
+    t.release(&b, ok).await.unwrap();
+    admitted(t.admit(&b, at(21)).await.unwrap());
+    assert_eq!(refused(t.admit(&a, at(21)).await.unwrap()), Some(39));
 
     let client = db.client().await;
     let count = |sql: &'static str| {
@@ -334,12 +345,12 @@ async fn the_adapter_limits_pairs_and_addresses_and_cleans_up() {
         2,
         "emails are kept as their SHA-256"
     );
-    // A failure after the window deletes the expired rows.
-    t.record_failure(&b, at(80)).await.unwrap();
+    // An attempt after the window deletes the expired rows.
+    admitted(t.admit(&b, at(90)).await.unwrap());
     assert_eq!(
         count("SELECT count(*) FROM login_failures").await,
         1,
-        "the failures at 0 and 10 are gone, the one at 20 expired too"
+        "the attempts at 0, 10 and 21 are gone"
     );
     db.drop().await;
 }

@@ -181,6 +181,7 @@ fn error_outcome(resp: &Resp) -> Outcome {
                 resp.unexpected()
             }
         }
+        (409, "Cannot remove the last admin") => Outcome::LastAdmin,
         (409, d) => {
             if let Some(email) = d
                 .strip_prefix("User with email: ")

@@ -61,6 +61,7 @@ fn user_error(e: UserError) -> Outcome {
     match e {
         UserError::NotFound(id) => Outcome::UserNotFound(id.get()),
         UserError::Forbidden => Outcome::Forbidden,
+        UserError::LastAdmin => Outcome::LastAdmin,
         UserError::Store(e) => Outcome::Unexpected(format!("store error: {e}")),
     }
 }

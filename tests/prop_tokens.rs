@@ -1193,6 +1193,9 @@ fn key_ids_name_keys_without_revealing_them() {
     );
 }
 
+/// The signing key after a rotation in [`rotation`].
+const NEW_KEY: &str = "the-new-key-0123456789abcdef-0123";
+
 /// The service side of a rotation: tokens signed with the old key
 /// authenticate while `JWT_PREVIOUS_SECRETS` names it (padded, with empty
 /// entries), and not once it is dropped. On Postgres the services share
@@ -1202,7 +1205,7 @@ fn rotation(kind: StoreKind) {
         rt.block_on(async {
             let clock = harness::whole_second_clock();
             let mut config = harness::config(store);
-            config.jwt_secret = Some("the-new-key".into());
+            config.jwt_secret = Some(NEW_KEY.into());
             config.jwt_previous_secrets = vec![" ".into(), " the-old-key ".into(), String::new()];
             let rotated = build(store, &config, &clock).await;
             let user = ensure_user(&rotated, 1).await;
@@ -1219,11 +1222,7 @@ fn rotation(kind: StoreKind) {
             );
             let fresh = login(&rotated, 1).await;
             let kid = jsonwebtoken::decode_header(&fresh).expect("a header").kid;
-            assert_eq!(
-                kid,
-                Some(key_id("the-new-key")),
-                "signed with the newest key"
-            );
+            assert_eq!(kid, Some(key_id(NEW_KEY)), "signed with the newest key");
 
             config.jwt_previous_secrets = Vec::new();
             let dropped = app::build_service(&config, Arc::new(clock.clone()))

@@ -10,7 +10,7 @@ use serde_json::json;
 
 store_tests! {
     start_up_admin_is_an_admin,
-    start_up_admin_promotes_an_existing_user,
+    start_up_admin_promotes_an_existing_user_only_with_its_password,
     any_user_reads_any_user,
     user_ids_outside_the_range_are_422,
     users_routes_check_the_token_first,
@@ -24,7 +24,12 @@ store_tests! {
     deleting_a_user_cascades,
     deleted_email_registers_again_with_a_new_id,
     emails_are_normalised_and_unique_without_case,
+    the_last_admin_cannot_be_demoted_or_deleted,
+    two_admins_demoting_each_other_at_once_leave_one,
+    two_admins_deleting_themselves_at_once_leave_one,
 }
+
+const LAST_ADMIN: &str = "Cannot remove the last admin";
 
 async fn start_up_admin_is_an_admin(app: TestApp) {
     let admin = app.admin().await;
@@ -49,7 +54,7 @@ async fn start_up_admin_is_an_admin(app: TestApp) {
     );
 }
 
-async fn start_up_admin_promotes_an_existing_user(app: TestApp) {
+async fn start_up_admin_promotes_an_existing_user_only_with_its_password(app: TestApp) {
     let bob = app.user("bob").await;
     let post = app.post(&bob.token, "bob's post").await;
     if app.store == posts_api::config::StoreKind::Memory {
@@ -58,9 +63,10 @@ async fn start_up_admin_promotes_an_existing_user(app: TestApp) {
         return;
     }
     // A restart (a second instance on the same database) naming bob as
-    // the admin promotes him and leaves his password alone.
-    let restarted = app
-        .spawn_sibling(|c| {
+    // the admin, with another password: whoever registered that email
+    // first must not become admin. The service refuses to start.
+    let refused = app
+        .try_spawn_sibling(|c| {
             c.admin_email = Some(" BOB-1@example.com ".into());
             c.admin_password = Some("a different password".into());
         })
@@ -69,13 +75,24 @@ async fn start_up_admin_promotes_an_existing_user(app: TestApp) {
         bob.email, "bob-1@example.com",
         "the user helper's naming changed"
     );
+    let error = refused.err().expect("refuses to start").to_string();
+    assert!(
+        error.contains("ADMIN_EMAIL") && error.contains("bob-1@example.com"),
+        "{error}"
+    );
+    let profile = app.get("/profile", &bob.token).await.json_status(200);
+    assert_eq!(profile["user"]["role"], "user", "not promoted");
+
+    // With bob's own password, he is promoted, his password unchanged.
+    let restarted = app
+        .spawn_sibling(|c| {
+            c.admin_email = Some(" BOB-1@example.com ".into());
+            c.admin_password = Some(PASSWORD.into());
+        })
+        .await;
     let profile = restarted.get("/profile", &bob.token).await.json_status(200);
     assert_eq!(profile["user"]["role"], "admin");
     assert_eq!(profile["user"]["id"], bob.id);
-    restarted
-        .login(&bob.email, "a different password")
-        .await
-        .assert_error(401, "Invalid Credentials");
     let token = restarted.login_ok(&bob.email, PASSWORD).await;
     restarted.get("/users", &token).await.assert_status(200);
     // The data survived the restart.
@@ -527,4 +544,142 @@ async fn emails_are_normalised_and_unique_without_case(app: TestApp) {
     let profile = app.get("/profile", &token).await.json_status(200);
     assert_eq!(profile["message"], "Welcome mixed.case@example.com");
     assert_eq!(profile["user"]["id"], user["id"]);
+}
+
+async fn the_last_admin_cannot_be_demoted_or_deleted(app: TestApp) {
+    let admin = app.admin().await;
+    let path = format!("/users/{}", admin.id);
+    let demote = json!({ "role": "user" });
+    app.patch_json(&format!("{path}/role"), &admin.token, &demote)
+        .await
+        .assert_error(409, LAST_ADMIN);
+    app.delete(&path, &admin.token)
+        .await
+        .assert_error(409, LAST_ADMIN);
+    // Re-asserting the role is no removal.
+    let body = app
+        .patch_json(
+            &format!("{path}/role"),
+            &admin.token,
+            &json!({ "role": "admin" }),
+        )
+        .await
+        .json_status(200);
+    assert_eq!(body["role"], "admin");
+    // With a second admin, either may go.
+    let bob = app.user("bob").await;
+    app.patch_json(
+        &format!("/users/{}/role", bob.id),
+        &admin.token,
+        &json!({ "role": "admin" }),
+    )
+    .await
+    .assert_status(200);
+    app.delete(&path, &admin.token).await.assert_status(204);
+    // Bob is now the only one.
+    app.patch_json(&format!("/users/{}/role", bob.id), &bob.token, &demote)
+        .await
+        .assert_error(409, LAST_ADMIN);
+    app.get("/users", &bob.token).await.assert_status(200);
+}
+
+/// Promotes `n` fresh users to admin next to the start-up admin; all of
+/// them, the start-up admin first.
+async fn admins(app: &TestApp, names: &[&str]) -> Vec<TestUser> {
+    let first = app.admin().await;
+    let mut all = vec![];
+    for name in names {
+        let user = app.user(name).await;
+        app.patch_json(
+            &format!("/users/{}/role", user.id),
+            &first.token,
+            &json!({ "role": "admin" }),
+        )
+        .await
+        .assert_status(200);
+        all.push(user);
+    }
+    all.insert(0, first);
+    all
+}
+
+/// How many admins `viewer` (an admin) sees.
+async fn admin_count(app: &TestApp, viewer: &TestUser) -> usize {
+    let users = app.get("/users?limit=100", &viewer.token).await;
+    users
+        .json_status(200)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|u| u["role"] == "admin")
+        .count()
+}
+
+async fn two_admins_demoting_each_other_at_once_leave_one(app: TestApp) {
+    for round in 0..10 {
+        let [a, b]: [TestUser; 2] = admins(&app, &[&format!("second{round}")])
+            .await
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        let demote = |who: &TestUser, whom: &TestUser| {
+            app.request(Method::PATCH, &format!("/users/{}/role", whom.id))
+                .bearer_auth(&who.token)
+                .json(&json!({ "role": "user" }))
+        };
+        let answers = app
+            .send_concurrently(vec![demote(&a, &b), demote(&b, &a)])
+            .await;
+        let mut statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort_unstable();
+        // The loser is refused: as the last admin's target (409), or
+        // because its caller was demoted first (403).
+        assert!(
+            statuses == [200, 403] || statuses == [200, 409],
+            "round {round}: {statuses:?}"
+        );
+        let survivor = if answers[0].status == 200 { &a } else { &b };
+        assert_eq!(admin_count(&app, survivor).await, 1, "round {round}");
+        // Restore the start-up admin for the next round.
+        if survivor.id != a.id {
+            app.patch_json(
+                &format!("/users/{}/role", a.id),
+                &survivor.token,
+                &json!({ "role": "admin" }),
+            )
+            .await
+            .assert_status(200);
+            app.patch_json(
+                &format!("/users/{}/role", survivor.id),
+                &a.token,
+                &json!({ "role": "user" }),
+            )
+            .await
+            .assert_status(200);
+        }
+    }
+}
+
+async fn two_admins_deleting_themselves_at_once_leave_one(app: TestApp) {
+    let names: Vec<String> = (0..10).map(|i| format!("admin{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let all = admins(&app, &names).await;
+    let requests = all
+        .iter()
+        .map(|u| {
+            app.request(Method::DELETE, &format!("/users/{}", u.id))
+                .bearer_auth(&u.token)
+        })
+        .collect();
+    let answers = app.send_concurrently(requests).await;
+    let deleted = answers.iter().filter(|r| r.status == 204).count();
+    let refused: Vec<&Resp> = answers.iter().filter(|r| r.status != 204).collect();
+    assert_eq!(deleted, all.len() - 1, "all but one go");
+    refused[0].assert_error(409, LAST_ADMIN);
+    let survivor = all
+        .iter()
+        .zip(&answers)
+        .find(|(_, r)| r.status != 204)
+        .map(|(u, _)| u)
+        .expect("a survivor");
+    assert_eq!(admin_count(&app, survivor).await, 1);
 }

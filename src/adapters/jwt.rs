@@ -96,19 +96,12 @@ impl JwtTokens {
         if header.alg != Algorithm::HS256 {
             return None;
         }
-        // The kid picks the key; a token without a known kid tries them all.
-        let by_kid = self
-            .keys
-            .iter()
-            .find(|k| header.kid.as_deref() == Some(k.kid.as_str()));
-        let verified = match by_kid {
-            Some(key) => self.signed_by(key, message, signature),
-            None => self
-                .keys
-                .iter()
-                .any(|key| self.signed_by(key, message, signature)),
-        };
-        if !verified {
+        // The kid names the key; a token without one, or naming a key not
+        // configured, does not verify (trying every key would let a
+        // retired or foreign kid through and cost a MAC per key).
+        let kid = header.kid?;
+        let key = self.keys.iter().find(|k| k.kid == kid)?;
+        if !self.signed_by(key, message, signature) {
             return None;
         }
         let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
@@ -225,6 +218,31 @@ mod tests {
             .token;
         assert!(tokens("new", &["old"], &clock).verify(&old).is_some());
         assert!(tokens("new", &[], &clock).verify(&old).is_none());
+    }
+
+    #[test]
+    fn only_the_key_the_kid_names_verifies() {
+        let clock = ManualClock::starting_now();
+        let jwt = tokens("s1", &["s0"], &clock);
+        let issued = jwt.issue(UserId::new(1).unwrap()).token;
+        let payload = issued.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let signed = |secret: &str, kid: Option<String>| {
+            let header = jsonwebtoken::Header {
+                kid,
+                ..jsonwebtoken::Header::new(Algorithm::HS256)
+            };
+            let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        };
+        assert!(jwt.verify(&signed("s1", Some(key_id("s1")))).is_some());
+        assert!(jwt.verify(&signed("s0", Some(key_id("s0")))).is_some());
+        for kid in [None, Some(String::new()), Some("unknown".into())] {
+            assert!(jwt.verify(&signed("s1", kid.clone())).is_none(), "{kid:?}");
+        }
+        // A configured key's kid on another configured key's signature.
+        assert!(jwt.verify(&signed("s0", Some(key_id("s1")))).is_none());
     }
 
     #[test]

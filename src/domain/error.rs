@@ -55,6 +55,22 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
+/// Why the configured admin could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum EnsureAdminError {
+    /// The email belongs to an account that is not an admin and whose
+    /// password is not the configured one: promoting it would make admin
+    /// whoever registered that email first.
+    #[error(
+        "{0} is already registered by a user who is not an admin, with another password: \
+         refusing to promote it (give that account's password, or choose another email)"
+    )]
+    NotTheOwner(EmailAddress),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -106,6 +122,10 @@ pub enum UserError {
     /// The caller may not do this.
     #[error("Not authorized to perform requested action")]
     Forbidden,
+    /// The change would leave no admin (a demotion or deletion of the
+    /// only one).
+    #[error("Cannot remove the last admin")]
+    LastAdmin,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -49,6 +49,20 @@ impl AllowTable {
         Self { routes }
     }
 
+    /// Every method some route takes (`DELETE`, `GET`, ...), sorted: what
+    /// a CORS preflight may be granted, and nothing more.
+    pub fn methods(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .routes
+            .iter()
+            .flat_map(|(_, methods, _)| methods.split(", "))
+            .map(str::to_owned)
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// The methods `path` takes, if it is a known path.
     pub fn allowed(&self, path: &str) -> Option<&str> {
         self.find(path, |_| false)

@@ -180,6 +180,7 @@ impl From<UserError> for ApiError {
         match e {
             UserError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
             UserError::Forbidden => Self::new(StatusCode::FORBIDDEN, FORBIDDEN),
+            UserError::LastAdmin => Self::new(StatusCode::CONFLICT, e.to_string()),
             UserError::Store(e) => e.into(),
         }
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, read_body_error};
+use super::json_value::{self, ParseError};
 
 /// A JSON request body of type `T`, parsed strictly.
 #[derive(Debug)]
@@ -35,11 +36,15 @@ impl<T: Type> Payload for StrictJson<T> {
     }
 }
 
-/// Parses a JSON body: 400 if it is not JSON, 422 naming the field if it
-/// does not fit `T`.
+/// Parses a JSON body: 400 if it is not JSON, 422 if it repeats a key or
+/// does not fit `T` (naming the field).
 pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}")))?;
+    let value = json_value::parse(bytes).map_err(|e| match e {
+        ParseError::Syntax(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}"))
+        }
+        ParseError::Duplicate(key) => ApiError::invalid(format!("Duplicate field: {key}")),
+    })?;
     // serde would read a struct from an array in field order: refuse it.
     if !value.is_object() {
         return Err(ApiError::invalid("body: must be a JSON object"));
@@ -142,6 +147,11 @@ mod tests {
             e.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "no struct from an array"
+        );
+        let e = parse_strict::<Body>(br#"{"title": "x", "title": "y"}"#).unwrap_err();
+        assert_eq!(
+            (e.status(), e.detail()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "Duplicate field: title")
         );
         let e = parse_strict::<Body>(b"{").unwrap_err();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);

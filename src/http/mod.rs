@@ -6,6 +6,7 @@ mod auth;
 pub mod demo;
 pub mod error;
 pub mod json;
+mod json_value;
 pub mod limits;
 mod meta;
 pub mod metrics;
@@ -28,6 +29,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::config::Config;
 use crate::domain::{PostId, UserId};
 use crate::service::Service;
+use allow::AllowTable;
 use error::ApiError;
 
 /// The tags grouping operations in the document and Swagger UI.
@@ -141,8 +143,11 @@ impl<E: Endpoint> Endpoint for CorsGateEndpoint<E> {
     }
 }
 
-fn cors(config: &Config) -> Cors {
+/// The CORS rules: the configured origins, and only the methods the
+/// service serves (poem would otherwise grant any, CONNECT and TRACE too).
+fn cors(config: &Config, allow: &AllowTable) -> Cors {
     let cors = Cors::new()
+        .allow_methods(allow.methods().iter().map(String::as_str))
         .expose_header("Retry-After")
         .expose_header("WWW-Authenticate");
     match config.cors_allowed() {
@@ -157,6 +162,7 @@ pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
     let docs = api.swagger_ui();
     let metrics = metrics::Metrics::with_pool(service.ports().pool.clone());
     let exporter = metrics.clone();
+    let allow = Arc::new(allow::AllowTable::from_spec(&openapi_json()));
     Route::new()
         .nest("/docs", docs)
         .at("/openapi.json", make_sync(|_| openapi_json_response()))
@@ -166,14 +172,14 @@ pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
         .data(service)
         .data(metrics.clone())
         .catch_all_error(|err| async move { error_response(err) })
-        .with(cors(config))
+        .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
         })
         .with(observe::Observe {
             metrics,
             timeout: Duration::from_secs(config.request_timeout_seconds),
-            allow: Arc::new(allow::AllowTable::from_spec(&openapi_json())),
+            allow,
         })
         .with(NormalizePath::new(TrailingSlash::Trim))
         .boxed()

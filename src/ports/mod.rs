@@ -13,8 +13,8 @@ use std::sync::Arc;
 pub use clock::Clock;
 pub use passwords::PasswordHasher;
 pub use pool::{PoolMonitor, PoolStats};
-pub use stores::{AddVote, CreateUserError, PostStore, UserStore, VoteStore};
-pub use throttle::{LoginThrottle, ThrottleKey, ThrottleLimits};
+pub use stores::{AddVote, CreateUserError, KeepAdmin, PostStore, UserStore, VoteStore};
+pub use throttle::{Admission, Attempt, LoginThrottle, ThrottleKey, ThrottleLimits};
 pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
 
 /// Every port, chosen once at start-up.
@@ -32,7 +32,7 @@ pub struct Ports {
     pub token_verifier: Arc<dyn TokenVerifier>,
     /// Hashes and checks passwords.
     pub passwords: Arc<dyn PasswordHasher>,
-    /// Counts failed logins.
+    /// Counts login attempts.
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,

@@ -20,6 +20,18 @@ pub enum CreateUserError {
     Store(#[from] StoreError),
 }
 
+/// The outcome of a change that must never leave the store without an
+/// admin (a demotion, a deletion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepAdmin<T> {
+    /// Done.
+    Done(T),
+    /// No such user.
+    NotFound,
+    /// Refused: the user is the only admin.
+    LastAdmin,
+}
+
 /// Users, their credentials, and the tokens revoked for them.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
@@ -63,18 +75,21 @@ pub trait UserStore: Send + Sync + 'static {
     /// [`StoreError`] when the store fails.
     async fn list(&self, page: Page) -> Result<Vec<User>, StoreError>;
 
-    /// Changes a role; `None` when the user does not exist.
+    /// Changes a role, unless that would demote the only admin; the user
+    /// as changed. Atomic with every other demotion and deletion: however
+    /// many run at once, at least one admin remains.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError>;
+    async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError>;
 
     /// Deletes a user with their posts, their votes, the votes on their
-    /// posts and their revocations; `false` when there was no such user.
+    /// posts and their revocations, unless they are the only admin; atomic
+    /// as [`Self::set_role`] is.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn delete(&self, id: UserId) -> Result<bool, StoreError>;
+    async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError>;
 
     /// Revokes a token of `user` until `expires_at`, after which it cannot
     /// verify anyway and the record may be dropped.

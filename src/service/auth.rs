@@ -2,9 +2,10 @@
 
 use super::Service;
 use crate::domain::{
-    AuthError, EmailAddress, LoginError, NewUser, Password, RegisterError, Role, StoreError, User,
+    AuthError, EmailAddress, EnsureAdminError, LoginError, NewUser, Password, RegisterError, Role,
+    StoreError, User,
 };
-use crate::ports::{CreateUserError, IssuedToken, ThrottleKey, TokenClaims};
+use crate::ports::{Admission, CreateUserError, IssuedToken, KeepAdmin, ThrottleKey, TokenClaims};
 
 /// An authenticated request's user, read from the store on this request,
 /// and the token it presented.
@@ -41,25 +42,38 @@ impl Service {
         })
     }
 
-    /// Creates `email` as an admin, or promotes it and leaves its password
-    /// alone if it exists.
+    /// Makes `email` an admin: creates it with `password`, or promotes the
+    /// existing account, but only when `password` is that account's own,
+    /// so that whoever registered the email first does not become admin.
+    /// An account that is an admin already is left as it is (its password
+    /// may have changed since it was configured).
     ///
     /// # Errors
-    /// [`StoreError`] when the store fails.
+    /// [`EnsureAdminError::NotTheOwner`] when the account exists with
+    /// another password; [`EnsureAdminError::Store`].
     pub async fn ensure_admin(
         &self,
         email: EmailAddress,
         password: Password,
-    ) -> Result<User, StoreError> {
+    ) -> Result<User, EnsureAdminError> {
         loop {
-            if let Some((user, _)) = self.ports.users.get_credentials(&email).await? {
+            if let Some((user, hash)) = self.ports.users.get_credentials(&email).await? {
                 if user.is_admin() {
                     return Ok(user);
                 }
-                if let Some(user) = self.ports.users.set_role(user.id, Role::Admin).await? {
-                    return Ok(user);
+                if !self
+                    .ports
+                    .passwords
+                    .verify(password.expose(), Some(&hash))
+                    .await
+                {
+                    return Err(EnsureAdminError::NotTheOwner(email));
                 }
-                continue; // deleted meanwhile: create it
+                match self.ports.users.set_role(user.id, Role::Admin).await? {
+                    KeepAdmin::Done(user) => return Ok(user),
+                    // Deleted meanwhile: create it.
+                    KeepAdmin::NotFound | KeepAdmin::LastAdmin => continue,
+                }
             }
             let password_hash = self.ports.passwords.hash(&password).await;
             let new = NewUser {
@@ -69,15 +83,17 @@ impl Service {
             };
             match self.ports.users.create(new).await {
                 Ok(user) => return Ok(user),
-                Err(CreateUserError::EmailTaken) => continue, // registered meanwhile: promote it
-                Err(CreateUserError::Store(e)) => return Err(e),
+                // Registered meanwhile: check it as above.
+                Err(CreateUserError::EmailTaken) => continue,
+                Err(CreateUserError::Store(e)) => return Err(e.into()),
             }
         }
     }
 
     /// Checks an email and password and issues a token. Unknown emails run
-    /// a dummy verify so both failures take the same time; failures are
-    /// throttled per email and address.
+    /// a dummy verify so both failures take the same time. Attempts are
+    /// throttled per email and address: each is counted before its
+    /// password is checked, and a success takes its count back.
     ///
     /// # Errors
     /// [`LoginError::InvalidCredentials`], [`LoginError::Throttled`].
@@ -87,14 +103,14 @@ impl Service {
         password: &str,
         addr: std::net::IpAddr,
     ) -> Result<LoginOutcome, LoginError> {
-        let key = ThrottleKey {
-            email: username.trim().to_lowercase(),
-            addr,
-        };
+        let key = ThrottleKey::new(username, addr);
         let now = self.ports.clock.now();
-        if let Some(retry_after_secs) = self.ports.throttle.retry_after(&key, now).await? {
-            return Err(LoginError::Throttled { retry_after_secs });
-        }
+        let attempt = match self.ports.throttle.admit(&key, now).await? {
+            Admission::Admitted(attempt) => attempt,
+            Admission::Throttled { retry_after_secs } => {
+                return Err(LoginError::Throttled { retry_after_secs });
+            }
+        };
         let found = match EmailAddress::parse(username) {
             Ok(email) => self.ports.users.get_credentials(&email).await?,
             Err(_) => None,
@@ -106,16 +122,11 @@ impl Service {
             .await;
         match found {
             Some((user, _)) if matches => {
-                self.ports.throttle.clear(&key).await?;
+                self.ports.throttle.release(&key, attempt).await?;
                 Ok(self.ports.token_issuer.issue(user.id))
             }
-            _ => {
-                self.ports
-                    .throttle
-                    .record_failure(&key, self.ports.clock.now())
-                    .await?;
-                Err(LoginError::InvalidCredentials)
-            }
+            // The attempt stays counted.
+            _ => Err(LoginError::InvalidCredentials),
         }
     }
 

@@ -2,6 +2,16 @@
 
 use super::{Caller, Service};
 use crate::domain::{Page, Role, User, UserError, UserId, policy};
+use crate::ports::KeepAdmin;
+
+/// A store's answer to a change guarded by the last-admin rule.
+fn kept<T>(id: UserId, outcome: KeepAdmin<T>) -> Result<T, UserError> {
+    match outcome {
+        KeepAdmin::Done(done) => Ok(done),
+        KeepAdmin::NotFound => Err(UserError::NotFound(id)),
+        KeepAdmin::LastAdmin => Err(UserError::LastAdmin),
+    }
+}
 
 impl Service {
     /// Any user, by id.
@@ -27,10 +37,11 @@ impl Service {
         Ok(self.ports.users.list(page).await?)
     }
 
-    /// Changes a user's role, for admins.
+    /// Changes a user's role, for admins; never demotes the only admin.
     ///
     /// # Errors
-    /// [`UserError::Forbidden`], [`UserError::NotFound`].
+    /// [`UserError::Forbidden`], [`UserError::NotFound`],
+    /// [`UserError::LastAdmin`].
     pub async fn set_role(
         &self,
         caller: &Caller,
@@ -40,11 +51,7 @@ impl Service {
         if !policy::can_manage_users(&caller.user) {
             return Err(UserError::Forbidden);
         }
-        self.ports
-            .users
-            .set_role(id, role)
-            .await?
-            .ok_or(UserError::NotFound(id))
+        kept(id, self.ports.users.set_role(id, role).await?)
     }
 
     /// Deletes a user (themself, or anyone for an admin) with their posts
@@ -52,15 +59,12 @@ impl Service {
     ///
     /// # Errors
     /// [`UserError::Forbidden`] for anyone else, whether the id exists or
-    /// not; [`UserError::NotFound`].
+    /// not; [`UserError::NotFound`]; [`UserError::LastAdmin`] for the only
+    /// admin.
     pub async fn delete_user(&self, caller: &Caller, id: UserId) -> Result<(), UserError> {
         if !policy::can_delete_user(&caller.user, id) {
             return Err(UserError::Forbidden);
         }
-        if self.ports.users.delete(id).await? {
-            Ok(())
-        } else {
-            Err(UserError::NotFound(id))
-        }
+        kept(id, self.ports.users.delete(id).await?)
     }
 }

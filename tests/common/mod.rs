@@ -306,6 +306,13 @@ impl TestApp {
     /// service. `tweak` changes its configuration; start-up tasks (the
     /// configured admin) run only on Postgres.
     pub async fn spawn_sibling(&self, tweak: Tweak) -> TestApp {
+        self.try_spawn_sibling(tweak)
+            .await
+            .unwrap_or_else(|e| panic!("the sibling did not start on {:?}: {e}", self.store))
+    }
+
+    /// [`Self::spawn_sibling`], or why it refused to start.
+    pub async fn try_spawn_sibling(&self, tweak: Tweak) -> Result<TestApp, app::StartError> {
         let mut config = self.config.clone();
         tweak(&mut config);
         let running = match (self.store, &self.running) {
@@ -313,10 +320,9 @@ impl TestApp {
                 app::start_with(&config, running.service().clone()).await
             }
             _ => app::start(&config, Arc::new(self.clock.clone())).await,
-        }
-        .unwrap_or_else(|e| panic!("the sibling did not start on {:?}: {e}", self.store));
+        }?;
         let addr = running.addr();
-        TestApp {
+        Ok(TestApp {
             base: format!("http://{addr}"),
             addr,
             client: self.client.clone(),
@@ -328,7 +334,7 @@ impl TestApp {
             database: None,
             running: Some(running),
             next_user: self.next_user.clone(),
-        }
+        })
     }
 
     /// Stops the server gracefully.

@@ -91,6 +91,8 @@ pub enum Outcome {
     VoteNotFound,
     /// 409 `User with email: E already exists`.
     EmailTaken(String),
+    /// 409 `Cannot remove the last admin`.
+    LastAdmin,
     /// 409 `User U has already voted on post P`.
     AlreadyVoted {
         /// The voter.
@@ -161,6 +163,7 @@ impl fmt::Display for Outcome {
             Outcome::UserNotFound(id) => write!(f, "404 user {id}"),
             Outcome::VoteNotFound => f.write_str("404 vote"),
             Outcome::EmailTaken(e) => write!(f, "409 email {e}"),
+            Outcome::LastAdmin => f.write_str("409 last admin"),
             Outcome::AlreadyVoted { user, post } => {
                 write!(f, "409 user {user} already voted on {post}")
             }

@@ -583,6 +583,7 @@ impl Model {
                     return Outcome::Forbidden;
                 }
                 match self.user(*id) {
+                    Some(_) if !*admin && self.only_admin(*id) => Outcome::LastAdmin,
                     Some(u) => {
                         let mut out = Self::user_out(u);
                         out.role = if *admin { "admin" } else { "user" }.into();
@@ -596,11 +597,18 @@ impl Model {
                     return Outcome::Forbidden;
                 }
                 match self.user(*id) {
+                    Some(_) if self.only_admin(*id) => Outcome::LastAdmin,
                     Some(_) => Outcome::Done,
                     None => Outcome::UserNotFound(*id),
                 }
             }
         }
+    }
+
+    /// Whether `id` is the one admin left (API.md, "The last admin stays").
+    fn only_admin(&self, id: i64) -> bool {
+        let mut admins = self.users.iter().filter(|u| u.alive && u.admin);
+        admins.next().is_some_and(|u| u.id == id) && admins.next().is_none()
     }
 
     /// The largest id the model has seen in the table `outcome` creates in.

@@ -10,7 +10,7 @@ mod users;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use dashmap::DashMap;
 use time::OffsetDateTime;
@@ -111,6 +111,10 @@ struct Inner {
     /// Normalised email to user id: the unique index.
     emails: DashMap<String, i64>,
     user_order: RwLock<BTreeSet<i64>>,
+    /// The admins' ids. Its lock is the gate of every change that could
+    /// remove an admin, so the last one cannot be demoted or deleted by
+    /// concurrent requests; it is taken before any map shard.
+    admins: Mutex<BTreeSet<i64>>,
     posts: DashMap<i64, PostRecord>,
     /// Post ids in order, so a page is a walk from the newest, not a scan.
     post_order: RwLock<BTreeSet<i64>>,
@@ -131,6 +135,7 @@ impl MemoryStore {
                 users: DashMap::new(),
                 emails: DashMap::new(),
                 user_order: RwLock::default(),
+                admins: Mutex::default(),
                 posts: DashMap::new(),
                 post_order: RwLock::default(),
                 revoked: DashMap::new(),
@@ -158,6 +163,11 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
+    lock.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 use time::OffsetDateTime;
 
-use super::{MemoryStore, UserRecord, next_id, read, write};
+use super::{MemoryStore, UserRecord, lock, next_id, read, write};
 use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
-use crate::ports::{CreateUserError, TokenId, UserStore};
+use crate::ports::{CreateUserError, KeepAdmin, TokenId, UserStore};
 
 #[async_trait]
 impl UserStore for MemoryStore {
@@ -38,6 +38,9 @@ impl UserStore for MemoryStore {
         );
         slot.insert(id);
         write(&inner.user_order).insert(id);
+        if user.is_admin() {
+            lock(&inner.admins).insert(id);
+        }
         Ok(user)
     }
 
@@ -83,17 +86,36 @@ impl UserStore for MemoryStore {
             .collect())
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError> {
-        Ok(self.inner.users.get_mut(&id.get()).map(|mut r| {
-            r.user.role = role;
-            r.user.clone()
-        }))
+    async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError> {
+        let mut admins = lock(&self.inner.admins);
+        let Some(mut record) = self.inner.users.get_mut(&id.get()) else {
+            return Ok(KeepAdmin::NotFound);
+        };
+        let demotes = record.user.is_admin() && role != Role::Admin;
+        if demotes && admins.len() <= 1 {
+            return Ok(KeepAdmin::LastAdmin);
+        }
+        record.user.role = role;
+        if role == Role::Admin {
+            admins.insert(id.get());
+        } else {
+            admins.remove(&id.get());
+        }
+        Ok(KeepAdmin::Done(record.user.clone()))
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError> {
         let inner = &self.inner;
-        let Some((_, record)) = inner.users.remove(&id.get()) else {
-            return Ok(false);
+        let record = {
+            let mut admins = lock(&inner.admins);
+            if admins.contains(&id.get()) && admins.len() <= 1 {
+                return Ok(KeepAdmin::LastAdmin);
+            }
+            let Some((_, record)) = inner.users.remove(&id.get()) else {
+                return Ok(KeepAdmin::NotFound);
+            };
+            admins.remove(&id.get());
+            record
         };
         write(&inner.user_order).remove(&id.get());
         inner
@@ -113,7 +135,7 @@ impl UserStore for MemoryStore {
         for mut post in inner.posts.iter_mut() {
             post.remove_voter(id);
         }
-        Ok(true)
+        Ok(KeepAdmin::Done(()))
     }
 
     async fn revoke_token(

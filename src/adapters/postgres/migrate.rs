@@ -49,7 +49,8 @@ mod tests {
                 "V2__posts",
                 "V3__votes",
                 "V4__revoked_tokens",
-                "V5__login_failures"
+                "V5__login_failures",
+                "V6__admins_index"
             ]
         );
     }

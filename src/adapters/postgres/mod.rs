@@ -143,6 +143,33 @@ impl PgStore {
         settle(client, answer)
     }
 
+    /// Runs `sql` in a transaction of its own after taking the
+    /// transaction-level advisory lock `lock`. Callers with the same key,
+    /// on any instance, run one after the other, and the statement sees
+    /// everything the previous one committed (READ COMMITTED takes its
+    /// snapshot once the lock is granted): how a check-then-write rule
+    /// (the login limits, the last admin) holds under concurrency.
+    async fn query_locked(
+        &self,
+        lock: i64,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, DbFailure> {
+        let deadline = Instant::now() + self.timeout;
+        let mut client = self.checkout(deadline).await?;
+        let answer = timeout_at(deadline, async {
+            let tx = client.transaction().await?;
+            let take = tx.prepare_cached(queries::ADVISORY_LOCK).await?;
+            tx.execute(&take, &[&lock]).await?;
+            let statement = tx.prepare_cached(sql).await?;
+            let rows = tx.query(&statement, params).await?;
+            tx.commit().await?;
+            Ok(rows)
+        })
+        .await;
+        settle(client, answer)
+    }
+
     /// Runs a statement that returns at most one row.
     async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, DbFailure> {
         Ok(self.query(sql, params).await?.into_iter().next())

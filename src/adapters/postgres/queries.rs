@@ -79,14 +79,40 @@ pub const LIST_USERS: &str = concat!(
     " FROM users u ORDER BY u.id LIMIT $1 OFFSET $2"
 );
 
-/// `$1` id, `$2` role.
+/// No admin but `$1`: the condition under which `$1` may not stop being
+/// an admin (served by `users_admins_idx`).
+macro_rules! only_admin {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".role = 'admin' AND NOT EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.id <> $1)"
+        )
+    };
+}
+
+/// `$1` id, `$2` role: changes the role unless that would demote the only
+/// admin. Answers the user as it is now and whether it changed (column
+/// 4); no row: no such user. Run under [`ADMINS_LOCK`].
 pub const SET_ROLE: &str = concat!(
-    "UPDATE users SET role = $2 WHERE id = $1 RETURNING ",
-    user_columns!("users")
+    "WITH changed AS (UPDATE users u SET role = $2 WHERE u.id = $1 AND NOT ($2 <> 'admin' AND ",
+    only_admin!("u"),
+    ") RETURNING ",
+    user_columns!("u"),
+    ") SELECT ",
+    user_columns!("c"),
+    ", true FROM changed c UNION ALL SELECT ",
+    user_columns!("u"),
+    ", false FROM users u WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)"
 );
 
-/// `$1` id. Posts, votes and revocations go by `ON DELETE CASCADE`.
-pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+/// `$1` id: deletes the user unless they are the only admin; posts, votes
+/// and revocations go by `ON DELETE CASCADE`. Answers whether it was
+/// deleted and whether it existed. Run under [`ADMINS_LOCK`].
+pub const DELETE_USER: &str = concat!(
+    "WITH deleted AS (DELETE FROM users u WHERE u.id = $1 AND NOT (",
+    only_admin!("u"),
+    ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM deleted), EXISTS (SELECT 1 FROM users WHERE id = $1)"
+);
 
 /// `$1` token id, `$2` user id, `$3` its expiry, `$4` now: records the
 /// revocation and drops the revocations that have expired.
@@ -201,31 +227,42 @@ pub const ADD_VOTE: &str = "INSERT INTO votes (post_id, user_id, created_at) VAL
 /// `$1` post, `$2` user.
 pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id = $2";
 
-/// `$1` address, `$2` email's SHA-256, `$3` start of the window (failures
-/// after it count), `$4` the pair's limit, `$5` the address's limit (0:
-/// off): for each limit reached, the time of the failure that must leave
-/// the window for the count to fall below it (the limit-th newest), else
-/// NULL.
-pub const THROTTLE_RELEASES: &str = "SELECT \
+/// `$1` a transaction-level advisory lock key: taken before a
+/// check-then-write statement, so that callers with the same key (on any
+/// instance) run one after the other.
+pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// The advisory lock key of every change that could remove an admin
+/// ("lastadmn"): demotions and deletions take turns, so two admins
+/// demoting each other at once cannot both succeed.
+pub const ADMINS_LOCK: i64 = 0x6c61_7374_6164_6d6e;
+
+/// `$1` address, `$2` email's SHA-256, `$3` start of the window, `$4`
+/// limit per pair, `$5` limit per address (0: off), `$6` now: counts one
+/// login attempt unless a limit is reached. Answers the time of the
+/// attempt holding each count at its limit (null when under it) and the
+/// new attempt's id (null when refused). Also deletes up to 100 expired
+/// rows (skipping rows another instance is deleting). Run under the
+/// address's advisory lock, so that concurrent attempts see each other.
+pub const ADMIT_LOGIN: &str = "WITH expired AS (DELETE FROM login_failures WHERE id IN \
+     (SELECT id FROM login_failures WHERE failed_at <= $3 ORDER BY failed_at LIMIT 100 FOR UPDATE SKIP LOCKED)), \
+     releases AS (SELECT \
      (SELECT f.failed_at FROM login_failures f \
      WHERE $4::bigint > 0 AND f.addr = $1 AND f.email_sha256 = $2 AND NOT f.pair_cleared AND f.failed_at > $3 \
-     ORDER BY f.failed_at DESC OFFSET greatest($4::bigint - 1, 0) LIMIT 1), \
+     ORDER BY f.failed_at DESC OFFSET greatest($4::bigint - 1, 0) LIMIT 1) AS pair_at, \
      (SELECT f.failed_at FROM login_failures f \
      WHERE $5::bigint > 0 AND f.addr = $1 AND f.failed_at > $3 \
-     ORDER BY f.failed_at DESC OFFSET greatest($5::bigint - 1, 0) LIMIT 1)";
+     ORDER BY f.failed_at DESC OFFSET greatest($5::bigint - 1, 0) LIMIT 1) AS addr_at), \
+     admitted AS (INSERT INTO login_failures (addr, email_sha256, failed_at) \
+     SELECT $1, $2, $6 FROM releases WHERE pair_at IS NULL AND addr_at IS NULL RETURNING id) \
+     SELECT r.pair_at, r.addr_at, (SELECT id FROM admitted) FROM releases r";
 
-/// `$1` address, `$2` email's SHA-256, `$3` now, `$4` start of the window:
-/// records one failure and deletes up to 100 expired ones (skipping rows
-/// another instance is deleting, so concurrent calls never wait on each
-/// other).
-pub const RECORD_LOGIN_FAILURE: &str = "WITH expired AS (DELETE FROM login_failures WHERE id IN \
-     (SELECT id FROM login_failures WHERE failed_at <= $4 ORDER BY failed_at LIMIT 100 FOR UPDATE SKIP LOCKED)) \
-     INSERT INTO login_failures (addr, email_sha256, failed_at) VALUES ($1, $2, $3)";
-
-/// `$1` address, `$2` email's SHA-256: the pair's failures stop counting
-/// for the pair (they still count for the address).
-pub const CLEAR_LOGIN_FAILURES: &str = "UPDATE login_failures SET pair_cleared = true \
-     WHERE addr = $1 AND email_sha256 = $2 AND NOT pair_cleared";
+/// `$1` address, `$2` email's SHA-256, `$3` the successful attempt's id:
+/// the attempt stops counting, and the pair's earlier attempts stop
+/// counting for the pair (they still count for the address).
+pub const RELEASE_LOGIN: &str = "WITH released AS (DELETE FROM login_failures WHERE id = $3) \
+     UPDATE login_failures SET pair_cleared = true \
+     WHERE addr = $1 AND email_sha256 = $2 AND NOT pair_cleared AND id <> $3";
 
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.

@@ -1,23 +1,23 @@
-//! `LoginThrottle` over PostgreSQL: the failed logins live in the
+//! `LoginThrottle` over PostgreSQL: the attempts live in the
 //! `login_failures` table, so every instance on the database counts the
-//! same failures and enforces one limit.
+//! same attempts and enforces one limit.
 //!
-//! The semantics are those of the memory adapter: a sliding window per
-//! email and address and per address, the wait being until the failure
-//! that holds the count at its limit leaves the window; a success clears
-//! the pair, not the address; a limit of 0 is off. Each call is one
-//! statement (none when the limits it needs are off). Times come from the
-//! service's clock, never the database's.
+//! The semantics are the port's (and the memory adapter's): an attempt is
+//! admitted and counted in one statement, run under a transaction-level
+//! advisory lock per client address, so concurrent attempts from one
+//! address, on any number of instances, are counted one after the other
+//! and never pass a limit. Times come from the service's clock, never the
+//! database's; the window arithmetic is `ThrottleLimits`'.
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::{PgStore, queries};
+use super::{PgStore, errors::bad_row, queries};
 use crate::domain::StoreError;
-use crate::ports::{LoginThrottle, ThrottleKey, ThrottleLimits};
+use crate::ports::{Admission, Attempt, LoginThrottle, ThrottleKey, ThrottleLimits};
 
-/// Failed logins per email and address, and per address, in PostgreSQL.
+/// Login attempts per email and address, and per address, in PostgreSQL.
 /// Clones share the pool.
 #[derive(Clone)]
 pub struct PostgresThrottle {
@@ -26,102 +26,78 @@ pub struct PostgresThrottle {
 }
 
 impl PostgresThrottle {
-    /// Counters in `store`'s database with these limits (instances sharing
+    /// Counts in `store`'s database with these limits (instances sharing
     /// a database should share the limits too).
     pub fn new(store: PgStore, limits: ThrottleLimits) -> Self {
         Self { store, limits }
     }
-
-    /// The start of the window ending at `now`: failures after it count.
-    fn window_start(&self, now: OffsetDateTime) -> OffsetDateTime {
-        i64::try_from(self.limits.window_seconds)
-            .ok()
-            .and_then(|secs| now.checked_sub(Duration::seconds(secs)))
-            .map_or(OffsetDateTime::UNIX_EPOCH, |start| {
-                start.max(OffsetDateTime::UNIX_EPOCH)
-            })
-    }
-
-    /// Seconds from `now` until a failure at `failed_at` leaves the window;
-    /// at least 1.
-    fn wait(&self, failed_at: OffsetDateTime, now: OffsetDateTime) -> u64 {
-        let elapsed = (now - failed_at).as_seconds_f64();
-        let secs = (self.limits.window_seconds as f64 - elapsed).ceil();
-        (secs as u64).max(1)
-    }
 }
 
-/// The key's email as stored: its SHA-256.
-fn email_digest(key: &ThrottleKey) -> Vec<u8> {
-    Sha256::digest(key.email.as_bytes()).to_vec()
+/// The advisory lock key of an address: the first 8 bytes of a SHA-256
+/// (two addresses sharing a key merely take turns).
+fn addr_lock(key: &ThrottleKey) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(b"login-throttle:")
+        .chain_update(key.addr.to_string())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 #[async_trait]
 impl LoginThrottle for PostgresThrottle {
-    async fn retry_after(
-        &self,
-        key: &ThrottleKey,
-        now: OffsetDateTime,
-    ) -> Result<Option<u64>, StoreError> {
-        let pair_limit = i64::from(self.limits.max_failures);
-        let addr_limit = i64::from(self.limits.max_failures_per_addr);
-        if pair_limit == 0 && addr_limit == 0 {
-            return Ok(None);
+    async fn admit(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<Admission, StoreError> {
+        let limits = &self.limits;
+        if limits.is_off() {
+            return Ok(Admission::Admitted(Attempt(0)));
         }
-        let email = email_digest(key);
-        let start = self.window_start(now);
-        let row = self
+        let email = key.email_sha256.as_slice();
+        let start = limits.window_start(now);
+        let (pair_limit, addr_limit) = (
+            i64::from(limits.max_failures),
+            i64::from(limits.max_failures_per_addr),
+        );
+        let rows = self
             .store
-            .query_opt(
-                queries::THROTTLE_RELEASES,
-                &[&key.addr, &email, &start, &pair_limit, &addr_limit],
+            .query_locked(
+                addr_lock(key),
+                queries::ADMIT_LOGIN,
+                &[&key.addr, &email, &start, &pair_limit, &addr_limit, &now],
             )
             .await
-            .map_err(|e| e.into_store("read login failures"))?
-            .ok_or_else(|| StoreError::Unavailable("read login failures: no row".into()))?;
-        let releases: [Option<OffsetDateTime>; 2] = [
-            row.try_get(0)
-                .map_err(|e| super::errors::bad_row("login failures", e))?,
-            row.try_get(1)
-                .map_err(|e| super::errors::bad_row("login failures", e))?,
-        ];
-        Ok(releases
-            .into_iter()
-            .flatten()
-            .map(|failed_at| self.wait(failed_at, now))
-            .max())
+            .map_err(|e| e.into_store("count a login attempt"))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Unavailable("count a login attempt: no row".into()))?;
+        let read = |i: usize| {
+            row.try_get::<_, Option<OffsetDateTime>>(i)
+                .map_err(|e| bad_row("login attempts", e))
+        };
+        let held = [read(0)?, read(1)?];
+        let admitted: Option<i64> = row.try_get(2).map_err(|e| bad_row("login attempts", e))?;
+        Ok(match admitted {
+            Some(id) => Admission::Admitted(Attempt(id)),
+            None => Admission::Throttled {
+                retry_after_secs: held
+                    .into_iter()
+                    .flatten()
+                    .map(|at| limits.wait(at, now))
+                    .max()
+                    .unwrap_or(1),
+            },
+        })
     }
 
-    async fn record_failure(
-        &self,
-        key: &ThrottleKey,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        if self.limits.max_failures == 0 && self.limits.max_failures_per_addr == 0 {
+    async fn release(&self, key: &ThrottleKey, attempt: Attempt) -> Result<(), StoreError> {
+        if self.limits.is_off() {
             return Ok(());
         }
-        let email = email_digest(key);
-        let start = self.window_start(now);
+        let email = key.email_sha256.as_slice();
         self.store
-            .execute(
-                queries::RECORD_LOGIN_FAILURE,
-                &[&key.addr, &email, &now, &start],
-            )
+            .execute(queries::RELEASE_LOGIN, &[&key.addr, &email, &attempt.0])
             .await
-            .map_err(|e| e.into_store("record login failure"))?;
-        Ok(())
-    }
-
-    async fn clear(&self, key: &ThrottleKey) -> Result<(), StoreError> {
-        if self.limits.max_failures == 0 {
-            // Only the pair's count is cleared, and it is off.
-            return Ok(());
-        }
-        let email = email_digest(key);
-        self.store
-            .execute(queries::CLEAR_LOGIN_FAILURES, &[&key.addr, &email])
-            .await
-            .map_err(|e| e.into_store("clear login failures"))?;
+            .map_err(|e| e.into_store("release a login attempt"))?;
         Ok(())
     }
 }

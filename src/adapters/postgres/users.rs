@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
-use super::{PgStore, queries, rows};
+use super::{PgStore, errors::bad_row, queries, rows};
 use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
-use crate::ports::{CreateUserError, TokenId, UserStore};
+use crate::ports::{CreateUserError, KeepAdmin, TokenId, UserStore};
 
 /// The unique constraint on the (normalised) email.
 const EMAIL_KEY: &str = "users_email_key";
@@ -73,20 +73,40 @@ impl UserStore for PgStore {
         found.iter().map(|r| rows::user(r, 0)).collect()
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> Result<Option<User>, StoreError> {
-        let row = self
-            .query_opt(queries::SET_ROLE, &[&id.get(), &role.as_str()])
+    async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError> {
+        let found = self
+            .query_locked(
+                queries::ADMINS_LOCK,
+                queries::SET_ROLE,
+                &[&id.get(), &role.as_str()],
+            )
             .await
             .map_err(|e| e.into_store("set role"))?;
-        row.map(|r| rows::user(&r, 0)).transpose()
+        let Some(row) = found.first() else {
+            return Ok(KeepAdmin::NotFound);
+        };
+        let changed: bool = row.try_get(4).map_err(|e| bad_row("users", e))?;
+        Ok(if changed {
+            KeepAdmin::Done(rows::user(row, 0)?)
+        } else {
+            KeepAdmin::LastAdmin
+        })
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, StoreError> {
-        let deleted = self
-            .execute(queries::DELETE_USER, &[&id.get()])
+    async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError> {
+        let found = self
+            .query_locked(queries::ADMINS_LOCK, queries::DELETE_USER, &[&id.get()])
             .await
             .map_err(|e| e.into_store("delete user"))?;
-        Ok(deleted > 0)
+        let row = found
+            .first()
+            .ok_or_else(|| StoreError::Unavailable("delete user: no row".into()))?;
+        let read = |i| row.try_get::<_, bool>(i).map_err(|e| bad_row("users", e));
+        Ok(match (read(0)?, read(1)?) {
+            (true, _) => KeepAdmin::Done(()),
+            (false, true) => KeepAdmin::LastAdmin,
+            (false, false) => KeepAdmin::NotFound,
+        })
     }
 
     async fn revoke_token(
