@@ -44,6 +44,7 @@ store_tests! {
     garbage_tokens_do_not_validate,
     tampered_payload_does_not_validate,
     wrong_key_does_not_validate,
+    the_kid_must_name_the_signing_key,
     alg_none_does_not_validate,
     hs384_does_not_validate,
     token_expires_exactly_at_exp_by_the_clock,
@@ -670,6 +671,20 @@ async fn wrong_key_does_not_validate(app: TestApp) {
     app.get("/profile", &no_kid)
         .await
         .assert_error(401, BAD_TOKEN);
+}
+
+async fn the_kid_must_name_the_signing_key(app: TestApp) {
+    let user = app.user("kim").await;
+    let claims = app.claims(user.id);
+    let named = sign_with_kid(&claims, SECRET, Algorithm::HS256, Some(key_id(SECRET)));
+    app.get("/profile", &named).await.assert_status(200);
+    // Signed with the service's own key, but the header does not say so.
+    for kid in [None, Some(String::new()), Some("unknown".to_owned())] {
+        let token = sign_with_kid(&claims, SECRET, Algorithm::HS256, kid.clone());
+        let r = app.get("/profile", &token).await;
+        assert_eq!(r.status, 401, "kid {kid:?}: {}", r.text);
+        r.assert_error(401, BAD_TOKEN);
+    }
 }
 
 async fn alg_none_does_not_validate(app: TestApp) {

@@ -11,7 +11,7 @@
 //! - expiry is exact: valid strictly before `exp`, by the injected clock
 //!   only;
 //! - a token signed with a previous key verifies while that key is
-//!   configured, whatever its `kid` says, and not after;
+//!   configured, only under that key's `kid`, and not after;
 //! - a revoked token never authenticates again, whatever happens next;
 //! - `sub` values that are not a positive 64-bit integer in canonical
 //!   decimal never authenticate.
@@ -1135,17 +1135,28 @@ fn previous_keys_verify_while_configured() {
             if rotated.verify(&issued.token) != Some(issued.claims.clone()) {
                 return Err("a previous key's token does not verify".into());
             }
-            // A token signed with a configured key whose kid names no
-            // configured key (or that has none) verifies: the service
-            // tries every configured key then.
+            // A token signed with a configured key verifies only under
+            // that key's kid: missing, empty, unknown or another
+            // configured key's kid, and it does not.
             let c = json!({
                 "sub": "7", "iat": clock.now().unix_timestamp(),
                 "exp": clock.now().unix_timestamp() + 60, "jti": "k",
             });
-            for kid in [None, Some("unknown".to_owned())] {
+            let named = forge(
+                &header("HS256", Some(&key_id(&old))),
+                &c,
+                &old,
+                Algorithm::HS256,
+            );
+            if rotated.verify(&named).is_none() {
+                return Err("signed with the old key under its kid: rejected".into());
+            }
+            let mut wrong_kids = vec![None, Some(String::new()), Some("unknown".to_owned())];
+            wrong_kids.extend(others.iter().chain([&new]).map(|k| Some(key_id(k))));
+            for kid in wrong_kids {
                 let token = forge(&header("HS256", kid.as_deref()), &c, &old, Algorithm::HS256);
-                if rotated.verify(&token).is_none() {
-                    return Err(format!("signed with the old key, kid {kid:?}: rejected"));
+                if rotated.verify(&token).is_some() {
+                    return Err(format!("signed with the old key, kid {kid:?}: accepted"));
                 }
             }
             if jwt(&new, &others, life, &clock)

@@ -25,6 +25,8 @@ store_tests! {
     cors_origins_are_configurable with |c| c.cors_origins = vec![ALLOWED_ORIGIN.into()],
     every_error_is_detail_json,
     json_bodies_must_be_objects_on_every_route,
+    json_bodies_must_not_repeat_a_key_on_every_route,
+    cors_preflight_offers_only_the_methods_served,
     stop_is_graceful,
 }
 
@@ -634,4 +636,129 @@ async fn stop_is_graceful(app: TestApp) {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still accepting after stop"
     );
+}
+
+async fn json_bodies_must_not_repeat_a_key_on_every_route(app: TestApp) {
+    let alice = app.user("alice").await;
+    let admin = app.admin().await;
+    let post = app.post(&alice.token, "target").await;
+    let role = format!("/users/{}/role", alice.id);
+    let email = &alice.email;
+    // Each body is valid with either value: only the repetition is wrong.
+    let cases = [
+        (
+            Method::POST,
+            "/users".to_owned(),
+            None,
+            format!(
+                r#"{{"email": "dup@example.com", "password": "{PASSWORD}", "password": "another password"}}"#
+            ),
+            "password",
+        ),
+        (
+            Method::POST,
+            "/login".to_owned(),
+            None,
+            format!(
+                r#"{{"username": "{email}", "username": "x@example.com", "password": "{PASSWORD}"}}"#
+            ),
+            "username",
+        ),
+        (
+            Method::POST,
+            "/posts".to_owned(),
+            Some(&alice.token),
+            r#"{"title": "t", "content": "c", "published": true, "published": false}"#.to_owned(),
+            "published",
+        ),
+        (
+            Method::PUT,
+            format!("/posts/{post}"),
+            Some(&alice.token),
+            r#"{"title": "t", "title": "u", "content": "c"}"#.to_owned(),
+            "title",
+        ),
+        (
+            Method::POST,
+            "/vote".to_owned(),
+            Some(&alice.token),
+            format!(r#"{{"post_id": {post}, "dir": 1, "dir": 0}}"#),
+            "dir",
+        ),
+        (
+            Method::PATCH,
+            role.clone(),
+            Some(&admin.token),
+            r#"{"role": "user", "role": "admin"}"#.to_owned(),
+            "role",
+        ),
+        (
+            Method::POST,
+            "/posts".to_owned(),
+            Some(&alice.token),
+            r#"{"title": "t", "content": "c", "rating": 1, "rating": 2}"#.to_owned(),
+            "rating",
+        ),
+    ];
+    for (method, path, token, body, key) in cases {
+        let mut request = app
+            .request(method.clone(), &path)
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        app.send(request)
+            .await
+            .assert_error(422, &format!("Duplicate field: {key}"));
+    }
+    // Nothing happened: no user, no role change, no vote, the post as it was.
+    app.login("dup@example.com", PASSWORD)
+        .await
+        .assert_error(401, "Invalid Credentials");
+    let me = app.get(&format!("/users/{}", alice.id), &alice.token).await;
+    assert_eq!(me.json_status(200)["role"], "user");
+    let body = app
+        .get(&format!("/posts/{post}"), &alice.token)
+        .await
+        .json_status(200);
+    assert_eq!(
+        (&body["title"], &body["votes"]),
+        (&json!("target"), &json!(0))
+    );
+}
+
+async fn cors_preflight_offers_only_the_methods_served(app: TestApp) {
+    let preflight = |method: &str| {
+        app.request(Method::OPTIONS, "/posts")
+            .header("Origin", "http://some-frontend.example")
+            .header("Access-Control-Request-Method", method)
+    };
+    let r = app.send(preflight("POST")).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.text);
+    let offered: Vec<String> = r
+        .header("access-control-allow-methods")
+        .unwrap_or_default()
+        .split(',')
+        .map(|m| m.trim().to_uppercase())
+        .collect();
+    let served = ["DELETE", "GET", "PATCH", "POST", "PUT"];
+    for method in &offered {
+        assert!(
+            served.contains(&method.as_str()),
+            "offers {method}: {offered:?}"
+        );
+    }
+    assert!(offered.iter().any(|m| m == "POST"), "{offered:?}");
+    for method in ["TRACE", "CONNECT", "FOO"] {
+        let r = app.send(preflight(method)).await;
+        assert!(
+            r.status.is_client_error(),
+            "{method}: {} {}",
+            r.status,
+            r.text
+        );
+        r.error_detail(r.status.as_u16());
+        assert_eq!(r.header("access-control-allow-methods"), None, "{method}");
+    }
 }
