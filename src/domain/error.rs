@@ -4,6 +4,19 @@ use std::fmt;
 
 use super::{EmailAddress, PostId, UserId};
 
+/// The messages clients read, where more than one layer answers them
+/// (API.md quotes them exactly).
+pub mod message {
+    /// 401 without a usable `Authorization` header.
+    pub const NOT_AUTHENTICATED: &str = "Not authenticated";
+    /// 401 for a token that does not verify.
+    pub const INVALID_TOKEN: &str = "Could not validate credentials";
+    /// 403, wherever it applies.
+    pub const FORBIDDEN: &str = "Not authorized to perform requested action";
+    /// 503 for a store failure the client cannot fix.
+    pub const UNAVAILABLE: &str = "Service temporarily unavailable";
+}
+
 /// A store failure the client cannot fix (database down, pool exhausted).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -92,7 +105,7 @@ pub enum LoginError {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Bad signature, algorithm, expiry, subject; revoked; user gone.
-    #[error("Could not validate credentials")]
+    #[error("{}", message::INVALID_TOKEN)]
     InvalidToken,
     /// The store failed.
     #[error(transparent)]
@@ -106,7 +119,7 @@ pub enum PostError {
     #[error("Post with id: {0} does not exist")]
     NotFound(PostId),
     /// Visible, but the caller may not change it.
-    #[error("Not authorized to perform requested action")]
+    #[error("{}", message::FORBIDDEN)]
     Forbidden,
     /// The store failed.
     #[error(transparent)]
@@ -120,7 +133,7 @@ pub enum UserError {
     #[error("User with id: {0} does not exist")]
     NotFound(UserId),
     /// The caller may not do this.
-    #[error("Not authorized to perform requested action")]
+    #[error("{}", message::FORBIDDEN)]
     Forbidden,
     /// The change would leave no admin (a demotion or deletion of the
     /// only one).

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// The rule every id in a path or body follows, as clients read it.
+pub const ID_RULE: &str = "must be an integer between 1 and 9223372036854775807";
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -8,6 +8,6 @@ pub mod post;
 pub mod user;
 
 pub use error::*;
-pub use ids::{PostId, UserId};
+pub use ids::{ID_RULE, PostId, UserId};
 pub use post::*;
 pub use user::*;

@@ -129,6 +129,11 @@ pub struct PostView {
     pub votes: i64,
 }
 
+/// The rule of a page's `limit` ([`MAX_LIMIT`]), as clients read it.
+pub const LIMIT_RULE: &str = "must be an integer between 1 and 100";
+/// The rule of a page's `skip`, as clients read it.
+pub const SKIP_RULE: &str = "must be a non-negative integer";
+
 /// A page: `limit` in `1..=100`, `skip` non-negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -143,10 +148,10 @@ impl Page {
     /// A [`FieldError`] naming `limit` or `skip`.
     pub fn new(limit: i64, skip: i64) -> Result<Self, FieldError> {
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(FieldError::new("limit", "must be between 1 and 100"));
+            return Err(FieldError::new("limit", LIMIT_RULE));
         }
         if skip < 0 {
-            return Err(FieldError::new("skip", "must not be negative"));
+            return Err(FieldError::new("skip", SKIP_RULE));
         }
         Ok(Self { limit, skip })
     }
@@ -189,13 +194,21 @@ impl Search {
     }
 }
 
-/// Case-insensitive substring test that avoids allocating for ASCII text.
+/// Title text as search compares it: Rust's lower case, whatever a
+/// database's locale says. The one home of the rule: the memory store
+/// matches with it and the PostgreSQL store stores and searches its output.
+pub fn fold_title(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// Case-insensitive substring test ([`fold_title`] on both sides) that
+/// avoids allocating for ASCII text, where it is ASCII case folding.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     if haystack.is_ascii() && needle.is_ascii() {
         let (h, n) = (haystack.as_bytes(), needle.as_bytes());
         return n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
     }
-    haystack.to_lowercase().contains(&needle.to_lowercase())
+    fold_title(haystack).contains(&fold_title(needle))
 }
 
 /// Which posts to list: what the viewer may see, a search and a page.

@@ -13,13 +13,20 @@ pub struct EmailAddress(String);
 /// Longest email address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
 
+/// An email as compared and stored: trimmed and lower-cased. The one
+/// home of that rule: parsing uses it, and so does the login throttle's
+/// key for text that is not a valid address.
+pub fn fold_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
 impl EmailAddress {
-    /// Normalises (trim, lower-case) and validates an email address.
+    /// Normalises ([`fold_email`]) and validates an email address.
     ///
     /// # Errors
     /// A [`FieldError`] naming `email` when the value is not an address.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
+        let email = fold_email(raw);
         let invalid = |why: &str| {
             FieldError::new(
                 "email",

@@ -15,8 +15,10 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 
 use super::limits::is_too_large;
+use crate::domain::message::{INVALID_TOKEN, NOT_AUTHENTICATED, UNAVAILABLE};
 use crate::domain::{
-    AuthError, FieldError, LoginError, PostError, RegisterError, StoreError, UserError, VoteError,
+    AuthError, FieldError, ID_RULE, LIMIT_RULE, LoginError, PostError, RegisterError, SKIP_RULE,
+    StoreError, UserError, VoteError,
 };
 
 /// The body of every error response.
@@ -34,13 +36,10 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-/// `401` messages and the forbidden message, exactly as API.md has them.
-pub const NOT_AUTHENTICATED: &str = "Not authenticated";
-const INVALID_TOKEN: &str = "Could not validate credentials";
-const FORBIDDEN: &str = "Not authorized to perform requested action";
-const UNAVAILABLE: &str = "Service temporarily unavailable";
-/// The message for an id outside `1..=i64::MAX`.
-pub const ID_RANGE: &str = "id: must be an integer between 1 and 9223372036854775807";
+/// The message for a path id outside `1..=i64::MAX`.
+pub fn id_range(field: &str) -> String {
+    format!("{field}: {ID_RULE}")
+}
 
 impl ApiError {
     /// An error with this status and message.
@@ -169,7 +168,7 @@ impl From<PostError> for ApiError {
     fn from(e: PostError) -> Self {
         match e {
             PostError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
-            PostError::Forbidden => Self::new(StatusCode::FORBIDDEN, FORBIDDEN),
+            PostError::Forbidden => Self::new(StatusCode::FORBIDDEN, e.to_string()),
             PostError::Store(e) => e.into(),
         }
     }
@@ -179,7 +178,7 @@ impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
             UserError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
-            UserError::Forbidden => Self::new(StatusCode::FORBIDDEN, FORBIDDEN),
+            UserError::Forbidden => Self::new(StatusCode::FORBIDDEN, e.to_string()),
             UserError::LastAdmin => Self::new(StatusCode::CONFLICT, e.to_string()),
             UserError::Store(e) => e.into(),
         }
@@ -214,12 +213,12 @@ pub fn reshape(err: poem::Error) -> ApiError {
     }
     if err.is::<ParsePathError>() {
         // Every path parameter here is an id; poem-openapi names it `param0`.
-        return ApiError::invalid(ID_RANGE);
+        return ApiError::invalid(id_range("id"));
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
         return ApiError::invalid(match e.name {
-            "limit" => "limit: must be an integer between 1 and 100".to_owned(),
-            "skip" => "skip: must be a non-negative integer".to_owned(),
+            "limit" => FieldError::new("limit", LIMIT_RULE).to_string(),
+            "skip" => FieldError::new("skip", SKIP_RULE).to_string(),
             // Its only validator is the documented no-NUL pattern.
             "search" => FieldError::nul("search").to_string(),
             name => format!("{name}: {}", e.reason),

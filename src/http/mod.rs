@@ -76,12 +76,12 @@ pub fn openapi_json() -> String {
 
 /// A path id as a user id (`1..=i64::MAX`), or 422.
 fn user_id(raw: i64) -> Result<UserId, ApiError> {
-    UserId::new(raw).ok_or_else(|| ApiError::invalid(error::ID_RANGE))
+    UserId::new(raw).ok_or_else(|| ApiError::invalid(error::id_range("id")))
 }
 
 /// A path or body id as a post id (`1..=i64::MAX`), or 422.
 fn post_id(raw: i64) -> Result<PostId, ApiError> {
-    PostId::new(raw).ok_or_else(|| ApiError::invalid(error::ID_RANGE))
+    PostId::new(raw).ok_or_else(|| ApiError::invalid(error::id_range("id")))
 }
 
 /// An error as a `{"detail"}` response that keeps its route template, for

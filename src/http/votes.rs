@@ -3,7 +3,7 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::error::{ApiError, Errors, status::*};
+use super::error::{ApiError, Errors, id_range, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{MessageOut, VoteBody};
 use super::security::Auth;
@@ -34,9 +34,7 @@ impl VotesApi {
         service: Data<&Service>,
         body: StrictJson<VoteBody>,
     ) -> Result<VoteResponse, Errors<{ AUTHED | NOT_FOUND | CONFLICT | BODY }>> {
-        let post = post_id(body.0.post_id).map_err(|_| {
-            ApiError::invalid("post_id: must be an integer between 1 and 9223372036854775807")
-        })?;
+        let post = post_id(body.0.post_id).map_err(|_| ApiError::invalid(id_range("post_id")))?;
         let up = match body.0.dir {
             1 => true,
             0 => false,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::StoreError;
+use crate::domain::{StoreError, fold_email};
 
 /// Whose attempts are counted: an email (its SHA-256, so a client's
 /// username, however long, is stored in 32 bytes and never in clear) from
@@ -28,12 +28,11 @@ pub struct ThrottleKey {
 }
 
 impl ThrottleKey {
-    /// The key of a username as the client typed it: trimmed and
-    /// lower-cased, so `Ann@x.io ` and `ann@x.io` share one count.
+    /// The key of a username as the client typed it, folded as emails are
+    /// (`Ann@x.io ` and `ann@x.io` share one count).
     pub fn new(username: &str, addr: IpAddr) -> Self {
-        let folded = username.trim().to_lowercase();
         Self {
-            email_sha256: Sha256::digest(folded.as_bytes()).into(),
+            email_sha256: Sha256::digest(fold_email(username).as_bytes()).into(),
             addr,
         }
     }

@@ -8,7 +8,9 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy::Visibility;
-use crate::domain::{NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, User, UserId};
+use crate::domain::{
+    NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, User, UserId, fold_title,
+};
 use crate::ports::{PostStore, TokenId};
 
 /// A typed parameter of `PgStore::query_planned`.
@@ -22,7 +24,7 @@ impl PostStore for PgStore {
         created_at: OffsetDateTime,
     ) -> Result<PostView, StoreError> {
         let title = new.title.as_str();
-        let folded = title.to_lowercase();
+        let folded = fold_title(title);
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
             &new.owner_id.get(),
             &title,
@@ -76,12 +78,11 @@ impl PostStore for PgStore {
         // Each branch of the visible-posts query needs at most this many
         // rows; saturating, so a huge skip is an empty page, not an error.
         let reach = limit.saturating_add(skip);
-        // The same folding as the stored `title_lower` and as
-        // `Search::matches`: Rust's, whatever the database's locale.
+        // The same folding as the stored `title_lower` and `Search::matches`.
         let pattern = filter
             .search
             .as_ref()
-            .map(|s| queries::contains_pattern(&s.as_str().to_lowercase()));
+            .map(|s| queries::contains_pattern(&fold_title(s.as_str())));
         let (int, text) = (Type::INT8, Type::TEXT);
         let found = match (filter.visibility, &pattern) {
             (Visibility::Everything, None) => {
@@ -125,7 +126,7 @@ impl PostStore for PgStore {
 
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {
         let title = update.title.as_str();
-        let folded = title.to_lowercase();
+        let folded = fold_title(title);
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
             &id.get(),
             &title,
