@@ -113,6 +113,7 @@ pub async fn build_ports(config: &Config, clock: Arc<dyn Clock>) -> Result<Ports
             let store = MemoryStore::new(clock.clone());
             Ok(Ports {
                 users: Arc::new(store.clone()),
+                bearers: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
                 votes: Arc::new(store),
                 token_issuer: tokens.clone(),
@@ -128,6 +129,7 @@ pub async fn build_ports(config: &Config, clock: Arc<dyn Clock>) -> Result<Ports
             migrate_postgres(&store).await?;
             Ok(Ports {
                 users: Arc::new(store.clone()),
+                bearers: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
                 votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),
@@ -220,14 +222,22 @@ pub async fn build_service(config: &Config, clock: Arc<dyn Clock>) -> Result<Ser
         }
     }
     if config.demo {
-        crate::http::demo::seed(&service)
+        service
+            .seed_demo()
             .await
-            .map_err(StartError::Store)?;
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        println!("Demo data loaded. Log in at /docs (Authorize) with:");
+        for (email, password, admin) in crate::service::demo::ACCOUNTS {
+            let role = if admin { "  (admin)" } else { "" };
+            println!("  {email} / {password}{role}");
+        }
     }
     if config.seed_posts > 0 {
-        crate::http::demo::seed_posts(&service, config.seed_posts)
+        service
+            .seed_posts(config.seed_posts)
             .await
-            .map_err(StartError::Store)?;
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tracing::info!(posts = config.seed_posts, "seeded posts");
     }
     Ok(service)
 }

@@ -11,7 +11,7 @@ use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
 use posts_api::adapters::postgres::PgStore;
 use posts_api::domain::{EmailAddress, Page, PostId, Role, UserId};
 use posts_api::ports::{
-    AddVote, CreateUserError, KeepAdmin, PostStore, TokenId, UserStore, VoteStore,
+    AddVote, BearerStore, CreateUserError, KeepAdmin, PostStore, TokenId, UserStore, VoteStore,
 };
 
 #[tokio::test]
@@ -108,28 +108,28 @@ async fn revoked_tokens_fail_and_expired_ones_are_purged() {
     let (one, two) = (TokenId("jti-one".into()), TokenId("jti-two".into()));
     let now = posts_api::ports::Clock::now(&clock);
 
-    assert!(store.get_active(user.id, &one).await.unwrap().is_some());
+    assert!(store.bearer(user.id, &one).await.unwrap().is_some());
     store
-        .revoke_token(user.id, &one, now + time::Duration::minutes(30))
+        .revoke(user.id, &one, now + time::Duration::minutes(30))
         .await
         .unwrap();
     store
-        .revoke_token(user.id, &one, now + time::Duration::minutes(30))
+        .revoke(user.id, &one, now + time::Duration::minutes(30))
         .await
         .unwrap();
     assert!(
-        store.get_active(user.id, &one).await.unwrap().is_none(),
+        store.bearer(user.id, &one).await.unwrap().is_none(),
         "revoked"
     );
     assert!(
-        store.get_active(user.id, &two).await.unwrap().is_some(),
+        store.bearer(user.id, &two).await.unwrap().is_some(),
         "another token still works"
     );
 
     // Once `one` has expired, the next revocation deletes its row.
     clock.advance(time::Duration::minutes(31));
     store
-        .revoke_token(user.id, &two, now + time::Duration::minutes(60))
+        .revoke(user.id, &two, now + time::Duration::minutes(60))
         .await
         .unwrap();
     let client = db.client().await;
@@ -148,7 +148,7 @@ async fn revoked_tokens_fail_and_expired_ones_are_purged() {
         KeepAdmin::Done(())
     );
     store
-        .revoke_token(
+        .revoke(
             user.id,
             &TokenId("late".into()),
             now + time::Duration::hours(2),
@@ -156,7 +156,7 @@ async fn revoked_tokens_fail_and_expired_ones_are_purged() {
         .await
         .unwrap();
     assert!(
-        store.get_active(user.id, &two).await.unwrap().is_none(),
+        store.bearer(user.id, &two).await.unwrap().is_none(),
         "the user is gone"
     );
     db.drop().await;
@@ -185,7 +185,7 @@ async fn deleting_a_user_takes_posts_votes_and_revocations() {
     assert_eq!(store.add(gone.id, other.id).await.unwrap(), AddVote::Added);
     assert_eq!(store.add(stays.id, own.id).await.unwrap(), AddVote::Added);
     store
-        .revoke_token(
+        .revoke(
             gone.id,
             &TokenId("x".into()),
             now + time::Duration::hours(1),

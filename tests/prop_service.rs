@@ -32,9 +32,9 @@ use posts_api::config::StoreKind;
 use posts_api::domain::{
     AuthError, EmailAddress, LoginError, NewPost, Page, Password, PostContent, PostError,
     PostFilter, PostId, PostTitle, PostUpdate, PostView, RegisterError, Role, Search, StoreError,
-    User, UserError, UserId, VoteError,
+    UserError, UserId, VoteError,
 };
-use posts_api::ports::{PostStore, TokenId};
+use posts_api::ports::PostStore;
 use posts_api::service::{Caller, Service};
 use time::OffsetDateTime;
 
@@ -452,16 +452,6 @@ impl PostStore for FailingReads {
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {
         self.check()?;
         self.inner.list(filter).await
-    }
-
-    async fn get_for_bearer(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        id: PostId,
-    ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
-        self.check()?;
-        self.inner.get_for_bearer(user, token, id).await
     }
 
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {

@@ -126,6 +126,18 @@ pub enum PostError {
     Store(#[from] StoreError),
 }
 
+/// Why the authenticated read of one post failed: the token first, then
+/// the post.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadPostError {
+    /// The token's user is gone or the token revoked.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The post is missing or an invisible draft.
+    #[error(transparent)]
+    Post(#[from] PostError),
+}
+
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {

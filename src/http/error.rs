@@ -17,8 +17,8 @@ use poem_openapi::{ApiResponse, Object};
 use super::limits::is_too_large;
 use crate::domain::message::{INVALID_TOKEN, NOT_AUTHENTICATED, UNAVAILABLE};
 use crate::domain::{
-    AuthError, FieldError, ID_RULE, LIMIT_RULE, LoginError, PostError, RegisterError, SKIP_RULE,
-    StoreError, UserError, VoteError,
+    AuthError, FieldError, ID_RULE, LIMIT_RULE, LoginError, PostError, ReadPostError,
+    RegisterError, SKIP_RULE, StoreError, UserError, VoteError,
 };
 
 /// The body of every error response.
@@ -170,6 +170,15 @@ impl From<PostError> for ApiError {
             PostError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
             PostError::Forbidden => Self::new(StatusCode::FORBIDDEN, e.to_string()),
             PostError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReadPostError> for ApiError {
+    fn from(e: ReadPostError) -> Self {
+        match e {
+            ReadPostError::Auth(e) => e.into(),
+            ReadPostError::Post(e) => e.into(),
         }
     }
 }

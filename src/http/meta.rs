@@ -58,7 +58,7 @@ impl MetaApi {
     /// 200 when the store answers, else 503.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, service: Data<&Service>) -> Result<StatusResponse, Errors<UNAVAILABLE>> {
-        service.ports().users.ping().await.map_err(ApiError::from)?;
+        service.ready().await.map_err(ApiError::from)?;
         Ok(ok())
     }
 }

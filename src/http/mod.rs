@@ -3,7 +3,6 @@
 
 mod allow;
 mod auth;
-pub mod demo;
 pub mod error;
 pub mod json;
 mod json_value;

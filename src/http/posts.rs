@@ -110,7 +110,7 @@ impl PostsApi {
         id: Path<i64>,
     ) -> Result<PostResponse, Errors<{ AUTHED | NOT_FOUND | INVALID }>> {
         let id = post_id(id.0)?;
-        let post = service.get_post_for_token(token.claims(), id).await??;
+        let post = service.get_post_for_token(token.claims(), id).await?;
         Ok(PostResponse::Ok(JsonOut(post.into())))
     }
 

@@ -1,6 +1,7 @@
 //! The ports: what the service needs from the outside world, in domain terms.
 //! Adapters implement them; `app.rs` picks the implementations once.
 
+mod bearers;
 mod clock;
 mod passwords;
 mod pool;
@@ -10,6 +11,7 @@ mod tokens;
 
 use std::sync::Arc;
 
+pub use bearers::BearerStore;
 pub use clock::Clock;
 pub use passwords::PasswordHasher;
 pub use pool::{PoolMonitor, PoolStats};
@@ -20,8 +22,10 @@ pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
 /// Every port, chosen once at start-up.
 #[derive(Clone)]
 pub struct Ports {
-    /// Users, and the tokens revoked for them.
+    /// Users and their credentials.
     pub users: Arc<dyn UserStore>,
+    /// Who presents a token (and revocation).
+    pub bearers: Arc<dyn BearerStore>,
     /// Posts with owners and vote counts.
     pub posts: Arc<dyn PostStore>,
     /// Votes.

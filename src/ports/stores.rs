@@ -3,7 +3,6 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::TokenId;
 use crate::domain::{
     EmailAddress, NewPost, NewUser, Page, PasswordHash, PostFilter, PostId, PostUpdate, PostView,
     Role, StoreError, User, UserId,
@@ -32,7 +31,7 @@ pub enum KeepAdmin<T> {
     LastAdmin,
 }
 
-/// Users, their credentials, and the tokens revoked for them.
+/// Users and their credentials.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Whether the store answers now (a round trip for a database).
@@ -52,13 +51,6 @@ pub trait UserStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError>;
-
-    /// The user with this id, unless `token` was revoked: what every
-    /// authenticated request needs, in one call.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError>;
 
     /// The user with this email and their password hash.
     ///
@@ -84,24 +76,12 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError>;
 
     /// Deletes a user with their posts, their votes, the votes on their
-    /// posts and their revocations, unless they are the only admin; atomic
+    /// posts and their revoked tokens, unless they are the only admin; atomic
     /// as [`Self::set_role`] is.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError>;
-
-    /// Revokes a token of `user` until `expires_at`, after which it cannot
-    /// verify anyway and the record may be dropped.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn revoke_token(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError>;
 }
 
 /// Posts, read with their owner and vote count.
@@ -122,20 +102,6 @@ pub trait PostStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError>;
-
-    /// The hot read in one call: the user `user` (read now), unless token
-    /// `token` is revoked or the user is gone (`None`), with the post `id`
-    /// if it exists, whoever may see it. What `UserStore::get_active` and
-    /// [`Self::get`] answer, in one round trip.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    async fn get_for_bearer(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        id: PostId,
-    ) -> Result<Option<(User, Option<PostView>)>, StoreError>;
 
     /// The posts the filter's visibility allows, matching its search,
     /// newest (highest id) first, paged.

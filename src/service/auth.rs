@@ -151,8 +151,8 @@ impl Service {
         let claims = self.verify_token(token)?;
         let user = self
             .ports
-            .users
-            .get_active(claims.user_id, &claims.token_id)
+            .bearers
+            .bearer(claims.user_id, &claims.token_id)
             .await?;
         let user = user.ok_or(AuthError::InvalidToken)?;
         Ok(Caller {
@@ -168,8 +168,8 @@ impl Service {
     pub async fn logout(&self, caller: &Caller) -> Result<(), StoreError> {
         let token = &caller.token;
         self.ports
-            .users
-            .revoke_token(caller.user.id, &token.token_id, token.expires_at)
+            .bearers
+            .revoke(caller.user.id, &token.token_id, token.expires_at)
             .await
     }
 }

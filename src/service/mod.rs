@@ -2,12 +2,14 @@
 //! it needs one and asks `domain::policy` whether the caller may act.
 
 mod auth;
+pub mod demo;
 mod posts;
 mod users;
 mod votes;
 
 pub use auth::{Caller, LoginOutcome};
 
+use crate::domain::StoreError;
 use crate::ports::Ports;
 
 /// The application's use cases, cheap to clone.
@@ -22,8 +24,18 @@ impl Service {
         Self { ports }
     }
 
-    /// The ports, for the edges that need one directly (readiness).
+    /// The ports, for tests that check a store beside the service.
+    #[doc(hidden)]
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// Whether the store answers now (a round trip on a database): the
+    /// readiness check.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it does not.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.ports.users.ping().await
     }
 }

@@ -3,7 +3,7 @@
 use super::{Caller, Service};
 use crate::domain::{
     AuthError, NewPost, Page, PostContent, PostError, PostFilter, PostId, PostTitle, PostUpdate,
-    PostView, Search, policy,
+    PostView, ReadPostError, Search, policy,
 };
 use crate::ports::TokenClaims;
 
@@ -41,27 +41,28 @@ impl Service {
 
     /// [`Self::get_post`] for the bearer of a verified token, who is
     /// authenticated in the same store call that reads the post (the hot
-    /// read: one round trip on a database). Outer error: the token's user
-    /// is gone or the token revoked; inner: the post is missing or an
-    /// invisible draft.
+    /// read: one round trip on a database).
     ///
     /// # Errors
-    /// [`AuthError`], then [`PostError::NotFound`].
+    /// [`ReadPostError::Auth`] when the token's user is gone or the token
+    /// revoked; then [`PostError::NotFound`] for a missing post or an
+    /// invisible draft.
     pub async fn get_post_for_token(
         &self,
         token: &TokenClaims,
         id: PostId,
-    ) -> Result<Result<PostView, PostError>, AuthError> {
+    ) -> Result<PostView, ReadPostError> {
         let (user, post) = self
             .ports
-            .posts
-            .get_for_bearer(token.user_id, &token.token_id, id)
-            .await?
+            .bearers
+            .bearer_with_post(token.user_id, &token.token_id, id)
+            .await
+            .map_err(AuthError::Store)?
             .ok_or(AuthError::InvalidToken)?;
-        Ok(match post {
+        match post {
             Some(post) if policy::can_view_post(&user, post.owner.id, post.published) => Ok(post),
-            _ => Err(PostError::NotFound(id)),
-        })
+            _ => Err(PostError::NotFound(id).into()),
+        }
     }
 
     /// Creates a post owned by the caller.

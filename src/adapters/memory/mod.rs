@@ -4,6 +4,7 @@
 //! taken in two orders: the order indexes are locked alone or before a map
 //! shard, never while a shard guard is held.
 
+mod bearers;
 mod posts;
 mod throttle;
 mod users;

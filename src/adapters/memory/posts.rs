@@ -7,14 +7,13 @@ use time::OffsetDateTime;
 
 use super::{MemoryStore, PostRecord, next_id, read, write};
 use crate::domain::{
-    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, User,
-    UserId,
+    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, UserId,
 };
-use crate::ports::{AddVote, PostStore, TokenId, VoteStore};
+use crate::ports::{AddVote, PostStore, VoteStore};
 
 impl MemoryStore {
     /// The read model of one post, or `None` if it or its owner is gone.
-    fn view(&self, id: i64) -> Option<PostView> {
+    pub(super) fn view(&self, id: i64) -> Option<PostView> {
         // Copy the row out before reading the owner: one guard at a time.
         let (owner_id, title, content, published, created_at, votes) = {
             let p = self.inner.posts.get(&id)?;
@@ -81,18 +80,6 @@ impl PostStore for MemoryStore {
 
     async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
         Ok(self.view(id.get()))
-    }
-
-    async fn get_for_bearer(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        id: PostId,
-    ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
-        if self.inner.revoked.contains_key(&token.0) {
-            return Ok(None);
-        }
-        Ok(self.inner.user(user).map(|u| (u, self.view(id.get()))))
     }
 
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {

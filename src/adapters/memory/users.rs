@@ -2,11 +2,10 @@
 
 use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
-use time::OffsetDateTime;
 
 use super::{MemoryStore, UserRecord, lock, next_id, read, write};
 use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
-use crate::ports::{CreateUserError, KeepAdmin, TokenId, UserStore};
+use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
 #[async_trait]
 impl UserStore for MemoryStore {
@@ -45,13 +44,6 @@ impl UserStore for MemoryStore {
     }
 
     async fn get(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        Ok(self.inner.user(id))
-    }
-
-    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError> {
-        if self.inner.revoked.contains_key(&token.0) {
-            return Ok(None);
-        }
         Ok(self.inner.user(id))
     }
 
@@ -136,31 +128,5 @@ impl UserStore for MemoryStore {
             post.remove_voter(id);
         }
         Ok(KeepAdmin::Done(()))
-    }
-
-    async fn revoke_token(
-        &self,
-        _user: UserId,
-        token: &TokenId,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        inner.revoked.insert(token.0.clone(), expires_at);
-        // Forget expired revocations once the table has doubled, so it
-        // stays proportional to the tokens still alive.
-        let len = inner.revoked.len();
-        if len > 1024
-            && len
-                > 2 * inner
-                    .revoked_after_purge
-                    .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            let now = inner.clock.now();
-            inner.revoked.retain(|_, exp| *exp > now);
-            inner
-                .revoked_after_purge
-                .store(inner.revoked.len(), std::sync::atomic::Ordering::Relaxed);
-        }
-        Ok(())
     }
 }

@@ -8,10 +8,8 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy::Visibility;
-use crate::domain::{
-    NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, User, UserId, fold_title,
-};
-use crate::ports::{PostStore, TokenId};
+use crate::domain::{NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, fold_title};
+use crate::ports::PostStore;
 
 /// A typed parameter of `PgStore::query_planned`.
 type Param<'a> = &'a (dyn ToSql + Sync);
@@ -50,27 +48,6 @@ impl PostStore for PgStore {
             .await
             .map_err(|e| e.into_store("get post"))?;
         row.map(|r| rows::post_view(&r)).transpose()
-    }
-
-    async fn get_for_bearer(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        id: PostId,
-    ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
-        let row = self
-            .query_opt(
-                queries::BEARER_AND_POST,
-                &[&user.get(), &token.0, &id.get()],
-            )
-            .await
-            .map_err(|e| e.into_store("get post for bearer"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let bearer = rows::user(&row, 0)?;
-        let post = rows::optional_post_view(&row, 4)?;
-        Ok(Some((bearer, post)))
     }
 
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {

@@ -2,17 +2,14 @@
 //! cascade, and revoked tokens.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use super::{PgStore, errors::bad_row, queries, rows};
 use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
-use crate::ports::{CreateUserError, KeepAdmin, TokenId, UserStore};
+use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
 /// The unique constraint on the (normalised) email.
 const EMAIL_KEY: &str = "users_email_key";
-/// The revocation's foreign key to its user.
-const REVOKED_USER_FKEY: &str = "revoked_tokens_user_id_fkey";
 
 #[async_trait]
 impl UserStore for PgStore {
@@ -43,14 +40,6 @@ impl UserStore for PgStore {
             .query_opt(queries::USER_BY_ID, &[&id.get()])
             .await
             .map_err(|e| e.into_store("get user"))?;
-        row.map(|r| rows::user(&r, 0)).transpose()
-    }
-
-    async fn get_active(&self, id: UserId, token: &TokenId) -> Result<Option<User>, StoreError> {
-        let row = self
-            .query_opt(queries::ACTIVE_USER, &[&id.get(), &token.0])
-            .await
-            .map_err(|e| e.into_store("get active user"))?;
         row.map(|r| rows::user(&r, 0)).transpose()
     }
 
@@ -107,26 +96,5 @@ impl UserStore for PgStore {
             (false, true) => KeepAdmin::LastAdmin,
             (false, false) => KeepAdmin::NotFound,
         })
-    }
-
-    async fn revoke_token(
-        &self,
-        user: UserId,
-        token: &TokenId,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        match self
-            .execute(
-                queries::REVOKE_TOKEN,
-                &[&token.0, &user.get(), &expires_at, &now],
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            // The user was deleted meanwhile: their tokens fail anyway.
-            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, REVOKED_USER_FKEY) => Ok(()),
-            Err(e) => Err(e.into_store("revoke token")),
-        }
     }
 }
