@@ -38,7 +38,18 @@ pub struct ApiError {
 pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 const INVALID_TOKEN: &str = "Could not validate credentials";
 const FORBIDDEN: &str = "Not authorized to perform requested action";
-const UNAVAILABLE: &str = "Service temporarily unavailable";
+/// 503: the store or the service is slow or down.
+pub const UNAVAILABLE: &str = "Service temporarily unavailable";
+/// 408: the request body was still arriving at `REQUEST_TIMEOUT_SECONDS`.
+pub const REQUEST_TIMEOUT: &str = "Request timeout";
+/// 431: request headers over [`super::observe::MAX_HEADER_BYTES`], or more
+/// than the HTTP parser takes.
+pub const HEADERS_TOO_LARGE: &str = "Request header fields too large";
+/// 400 from the HTTP parser: a request it cannot read (a bad method, URI,
+/// version or header, an unparsable or conflicting Content-Length).
+pub const MALFORMED_REQUEST: &str = "Bad Request: malformed HTTP request";
+/// 414 from the HTTP parser: a request target too long to read.
+pub const URI_TOO_LONG: &str = "URI Too Long";
 /// The message for an id outside `1..=i64::MAX`.
 pub const ID_RANGE: &str = "id: must be an integer between 1 and 9223372036854775807";
 

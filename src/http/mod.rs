@@ -13,6 +13,7 @@ mod models;
 pub mod observe;
 mod posts;
 pub mod security;
+pub mod server;
 mod users;
 mod votes;
 
