@@ -13,7 +13,8 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result};
 
 use super::allow::AllowTable;
-use super::error::ApiError;
+use super::error::{self, ApiError};
+use super::limits::BodyWait;
 use super::metrics::Metrics;
 
 /// The request id header.
@@ -25,7 +26,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub struct Observe {
     /// Where to count.
     pub metrics: Metrics,
-    /// How long a request may take before it is answered 503.
+    /// How long a request may take before it is answered 408 or 503.
     pub timeout: Duration,
     /// The methods of each path, for 405 answers.
     pub allow: Arc<AllowTable>,
@@ -72,7 +73,7 @@ fn header_bytes(req: &Request) -> usize {
 impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Self::Output> {
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let started = Instant::now();
         let request_id = req
             .headers()
@@ -81,10 +82,12 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
+        let body_wait = BodyWait::default();
+        req.set_data(body_wait.clone());
         let mut resp = if header_bytes(&req) > MAX_HEADER_BYTES {
             ApiError::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "Request header fields too large",
+                error::HEADERS_TOO_LARGE,
             )
             .into_response()
         } else {
@@ -97,13 +100,17 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
                         .into_response()
                 }
+                // The client is late with its body: its fault, 408 (and
+                // hyper closes the connection, the body being unread).
+                Err(_elapsed) if body_wait.is_waiting() => {
+                    tracing::debug!(%request_id, "request body timed out");
+                    ApiError::new(StatusCode::REQUEST_TIMEOUT, error::REQUEST_TIMEOUT)
+                        .into_response()
+                }
                 Err(_elapsed) => {
                     tracing::warn!(%request_id, "request timed out");
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service temporarily unavailable",
-                    )
-                    .into_response()
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error::UNAVAILABLE)
+                        .into_response()
                 }
             }
         };
