@@ -224,6 +224,38 @@ async fn keep_alive_outlives_the_header_timeout_and_then_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed() {
+    let server = start(&[("KEEP_ALIVE_TIMEOUT_SECONDS", "2")]);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let addr = server.addr.parse().expect("socket address");
+    let mut stream = socket.connect(addr).await.expect("connect");
+    // Twenty Swagger UI pages (1.6 MB each), pipelined, and none read.
+    let asks = 20;
+    let request = b"GET /docs HTTP/1.1\r\nHost: x\r\n\r\n".repeat(asks);
+    stream.write_all(&request).await.expect("send");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let drain = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    assert!(closed.is_ok(), "the stalled connection is closed");
+    assert!(
+        received < asks * 1_000_000,
+        "closed before it was all sent: {received} bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_stops_arriving_gets_408() {
     let server = start(&[("REQUEST_TIMEOUT_SECONDS", "1")]);
     let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
