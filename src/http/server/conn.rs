@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
@@ -29,6 +29,8 @@ use super::{Phase, Settings};
 pub(super) struct Activity {
     in_flight: AtomicUsize,
     finished: AtomicU64,
+    /// Whether the requests come over HTTP/2 (known from the first one).
+    http2: AtomicBool,
     /// The connection task, woken when the last request in flight ends so
     /// that the idle deadline is armed even if hyper is not reading then.
     waker: AtomicWaker,
@@ -43,6 +45,11 @@ impl Activity {
     /// Requests served so far.
     pub(super) fn finished(&self) -> u64 {
         self.finished.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection speaks HTTP/2 (false until a first request).
+    pub(super) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
     }
 
     /// Wake this task when a request ends.
@@ -120,6 +127,9 @@ pub(super) async fn serve(
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         // Counted now, when hyper has read the head, not when polled.
         let in_flight = InFlight::start(&activity);
+        if req.version() == poem::http::Version::HTTP_2 {
+            activity.http2.store(true, Ordering::Relaxed);
+        }
         let endpoint = endpoint.clone();
         let req = poem::Request::from((req, local.clone(), remote.clone(), Scheme::HTTP));
         async move {

@@ -11,7 +11,10 @@
 //! - **busy**: a request is being served. No deadline here: the request
 //!   timeout covers it (and answers 408 for a body that stops arriving).
 //! - **idle**: no request in flight; the next byte must come within the
-//!   keep-alive timeout.
+//!   keep-alive timeout. Over HTTP/2, bytes between requests are frames
+//!   (pings, window updates) rather than a request's start, so they do not
+//!   start a head: the connection closes a keep-alive timeout after its
+//!   last request, whatever it sends meanwhile.
 //!
 //! When the deadline passes while a read is pending, the read fails with
 //! `TimedOut` and hyper drops the connection. hyper's own
@@ -114,9 +117,9 @@ impl GuardedIo {
         Some(self.read_deadline)
     }
 
-    /// Bytes arrived: an idle connection starts a new request head.
+    /// Bytes arrived: an idle HTTP/1 connection starts a new request head.
     fn on_bytes(&mut self) {
-        if self.phase == ReadPhase::Idle {
+        if self.phase == ReadPhase::Idle && !self.activity.is_http2() {
             self.phase = ReadPhase::Head;
             self.read_deadline = Instant::now() + self.header_timeout;
         }
