@@ -294,13 +294,15 @@ pub mod status {
     pub const THROTTLED: u32 = 1 << 8;
     /// 503: store unavailable.
     pub const UNAVAILABLE: u32 = 1 << 9;
-    /// What a route with a JSON body can answer besides its own errors.
-    pub const BODY: u32 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | INVALID;
+    /// 408: the body still arriving at `REQUEST_TIMEOUT_SECONDS`.
+    pub const BODY_TIMEOUT: u32 = 1 << 10;
+    /// What a route with a request body can answer besides its own errors.
+    pub const BODY: u32 = BAD_REQUEST | BODY_TIMEOUT | TOO_LARGE | UNSUPPORTED | INVALID;
     /// What every authenticated route can answer.
     pub const AUTHED: u32 = UNAUTHORIZED | UNAVAILABLE;
 }
 
-const DOCUMENTED: [(u32, u16, &str); 10] = [
+const DOCUMENTED: [(u32, u16, &str); 11] = [
     (status::BAD_REQUEST, 400, "Malformed request body"),
     (status::UNAUTHORIZED, 401, "Missing or invalid credentials"),
     (
@@ -309,6 +311,11 @@ const DOCUMENTED: [(u32, u16, &str); 10] = [
         "Not authorized to perform requested action",
     ),
     (status::NOT_FOUND, 404, "Not found"),
+    (
+        status::BODY_TIMEOUT,
+        408,
+        "Request body still arriving after REQUEST_TIMEOUT_SECONDS",
+    ),
     (status::CONFLICT, 409, "Conflict with the current state"),
     (status::TOO_LARGE, 413, "Request body over 1 MiB"),
     (status::UNSUPPORTED, 415, "Unsupported Content-Type"),
