@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Server, endpoint::BoxEndpoint};
+use poem::endpoint::BoxEndpoint;
 use time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -305,28 +304,21 @@ pub async fn start_with(config: &Config, service: Service) -> Result<RunningApp,
         addr: config.bind_addr.clone(),
         source,
     };
-    let acceptor = TcpListener::bind(config.bind_addr.clone())
-        .into_acceptor()
+    let listener = tokio::net::TcpListener::bind(config.bind_addr.as_str())
         .await
         .map_err(bind_error)?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| bind_error(std::io::Error::other("no local address")))?;
+    let addr = listener.local_addr().map_err(bind_error)?;
     let endpoint: BoxEndpoint<'static> = crate::http::endpoint(service.clone(), config);
+    let settings = crate::http::server::Settings::new(config, GRACE);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                endpoint,
-                async move {
-                    let _ = rx.await;
-                },
-                Some(GRACE),
-            )
-            .await
-    });
+    let task = tokio::spawn(crate::http::server::serve(
+        listener,
+        endpoint,
+        settings,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     Ok(RunningApp {
         addr,
         service,

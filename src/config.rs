@@ -132,7 +132,8 @@ pub struct Config {
     /// The throttling window in seconds, 1 to 2592000 (30 days).
     #[arg(long, env = "LOGIN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
     pub login_window_seconds: u64,
-    /// Seconds a request may take before it is answered 503.
+    /// Seconds a request may take before it is answered: 408 while its
+    /// body is still arriving, else 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub request_timeout_seconds: u64,
     /// Log format: `text` or `json` (one JSON object per line).
@@ -154,6 +155,18 @@ pub struct Config {
     /// Seed demo users and posts in memory and print their credentials.
     #[arg(long, env = "DEMO", global = true, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub demo: bool,
+    /// Open client connections at most; past it new connections wait in
+    /// the listen queue.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+    /// Seconds a client may take to send a request's headers, from the
+    /// connection's start or from the request's first byte (then closed).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may stay idle between requests, and
+    /// a response write may make no progress (then closed).
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub keep_alive_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -180,6 +193,9 @@ impl Default for Config {
             rust_log: "info".into(),
             demo: false,
             seed_posts: 0,
+            max_connections: 10_000,
+            header_read_timeout_seconds: 10,
+            keep_alive_timeout_seconds: 60,
         }
     }
 }
@@ -272,5 +288,47 @@ mod tests {
             Some("postgres://postgres@127.0.0.1/posts")
         );
         assert_eq!(cli.config.database_timeout_seconds, 2);
+    }
+
+    #[test]
+    fn connection_settings_have_defaults_and_ranges() {
+        let c = Cli::try_parse_from(["posts-api"]).unwrap().config;
+        assert_eq!(
+            (
+                c.max_connections,
+                c.header_read_timeout_seconds,
+                c.keep_alive_timeout_seconds
+            ),
+            (10_000, 10, 60)
+        );
+        let d = Config::default();
+        assert_eq!(
+            (
+                d.max_connections,
+                d.header_read_timeout_seconds,
+                d.keep_alive_timeout_seconds
+            ),
+            (10_000, 10, 60)
+        );
+        for (flag, ok, refused) in [
+            ("--max-connections", ["1", "1000000"], ["0", "1000001"]),
+            (
+                "--header-read-timeout-seconds",
+                ["1", "3600"],
+                ["0", "3601"],
+            ),
+            ("--keep-alive-timeout-seconds", ["1", "3600"], ["0", "3601"]),
+        ] {
+            for value in ok {
+                assert!(
+                    Cli::try_parse_from(["posts-api", flag, value]).is_ok(),
+                    "{flag} {value}"
+                );
+            }
+            for value in refused {
+                let err = Cli::try_parse_from(["posts-api", flag, value]).unwrap_err();
+                assert!(err.to_string().contains(flag), "{flag} {value}: {err}");
+            }
+        }
     }
 }

@@ -36,6 +36,17 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
+/// 408: the request body was still arriving at `REQUEST_TIMEOUT_SECONDS`.
+pub const REQUEST_TIMEOUT: &str = "Request timeout";
+/// 431: request headers over [`super::observe::MAX_HEADER_BYTES`], or more
+/// than the HTTP parser takes.
+pub const HEADERS_TOO_LARGE: &str = "Request header fields too large";
+/// 400 from the HTTP parser: a request it cannot read (a bad method, URI,
+/// version or header, an unparsable or conflicting Content-Length).
+pub const MALFORMED_REQUEST: &str = "Bad Request: malformed HTTP request";
+/// 414 from the HTTP parser: a request target too long to read.
+pub const URI_TOO_LONG: &str = "URI Too Long";
+
 /// The message for a path id outside `1..=i64::MAX`.
 pub fn id_range(field: &str) -> String {
     format!("{field}: {ID_RULE}")
@@ -292,13 +303,15 @@ pub mod status {
     pub const THROTTLED: u32 = 1 << 8;
     /// 503: store unavailable.
     pub const UNAVAILABLE: u32 = 1 << 9;
-    /// What a route with a JSON body can answer besides its own errors.
-    pub const BODY: u32 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | INVALID;
+    /// 408: the body still arriving at `REQUEST_TIMEOUT_SECONDS`.
+    pub const BODY_TIMEOUT: u32 = 1 << 10;
+    /// What a route with a request body can answer besides its own errors.
+    pub const BODY: u32 = BAD_REQUEST | BODY_TIMEOUT | TOO_LARGE | UNSUPPORTED | INVALID;
     /// What every authenticated route can answer.
     pub const AUTHED: u32 = UNAUTHORIZED | UNAVAILABLE;
 }
 
-const DOCUMENTED: [(u32, u16, &str); 10] = [
+const DOCUMENTED: [(u32, u16, &str); 11] = [
     (status::BAD_REQUEST, 400, "Malformed request body"),
     (status::UNAUTHORIZED, 401, "Missing or invalid credentials"),
     (
@@ -307,6 +320,11 @@ const DOCUMENTED: [(u32, u16, &str); 10] = [
         "Not authorized to perform requested action",
     ),
     (status::NOT_FOUND, 404, "Not found"),
+    (
+        status::BODY_TIMEOUT,
+        408,
+        "Request body still arriving after REQUEST_TIMEOUT_SECONDS",
+    ),
     (status::CONFLICT, 409, "Conflict with the current state"),
     (status::TOO_LARGE, 413, "Request body over 1 MiB"),
     (status::UNSUPPORTED, 415, "Unsupported Content-Type"),

@@ -1,10 +1,15 @@
 //! The request body limit: 1 MiB, whether the size is announced by
 //! Content-Length or not (chunked). The body is cut lazily, as it is read,
-//! so authentication still answers first on protected routes.
+//! so authentication still answers first on protected routes. The same
+//! wrapper records whether the handler is waiting for the client's bytes
+//! ([`BodyWait`]), so that a timeout can tell a slow client (408) from a
+//! slow service (503).
 
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -44,6 +49,24 @@ pub fn is_too_large(mut err: &(dyn std::error::Error + 'static)) -> bool {
     }
 }
 
+/// Whether a request's handler is waiting for body bytes from the client
+/// right now: a read of the body returned `Pending` and has not been
+/// answered yet. [`super::observe`] puts one in each request's data;
+/// [`BodyLimit`]'s stream keeps it current.
+#[derive(Debug, Clone, Default)]
+pub struct BodyWait(Arc<AtomicBool>);
+
+impl BodyWait {
+    /// Whether the handler is waiting for the client's bytes.
+    pub fn is_waiting(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, waiting: bool) {
+        self.0.store(waiting, Ordering::Relaxed);
+    }
+}
+
 /// Middleware cutting request bodies at `limit` bytes.
 pub struct BodyLimit(pub usize);
 
@@ -78,8 +101,10 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             // An announced size over the limit fails at the first read,
             // without waiting for the bytes.
             let over = announced.is_some_and(|n| n > limit as u64);
+            let wait = req.data::<BodyWait>().cloned().unwrap_or_default();
             let body = req.take_body();
             let stream = Limited {
+                wait,
                 inner: Box::pin(body.into_bytes_stream()),
                 seen: 0,
                 limit,
@@ -93,6 +118,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 }
 
 struct Limited<S> {
+    wait: BodyWait,
     inner: Pin<Box<S>>,
     seen: usize,
     limit: usize,
@@ -105,13 +131,17 @@ impl<S: Stream<Item = io::Result<Bytes>>> Stream for Limited<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
+            self.wait.set(false);
             return Poll::Ready(None);
         }
         if self.over {
             self.done = true;
+            self.wait.set(false);
             return Poll::Ready(Some(Err(io::Error::other(BodyTooLarge))));
         }
-        match self.inner.as_mut().poll_next(cx) {
+        let polled = self.inner.as_mut().poll_next(cx);
+        self.wait.set(polled.is_pending());
+        match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.seen = self.seen.saturating_add(chunk.len());
                 if self.seen > self.limit {

@@ -13,6 +13,7 @@ mod models;
 pub mod observe;
 mod posts;
 pub mod security;
+pub mod server;
 mod users;
 mod votes;
 
@@ -84,9 +85,13 @@ fn post_id(raw: i64) -> Result<PostId, ApiError> {
 }
 
 /// An error as a `{"detail"}` response that keeps its route template, for
-/// the metrics.
+/// the metrics; a path no route matched keeps none (it is `unmatched`, not
+/// the `/` nest that poem names).
 fn error_response(err: poem::Error) -> poem::Response {
-    let pattern = err.data::<PathPattern>().cloned();
+    let pattern = err
+        .data::<PathPattern>()
+        .filter(|_| !err.is::<poem::error::NotFoundError>())
+        .cloned();
     let mut resp = error::reshape(err).into_response();
     if let Some(pattern) = pattern {
         resp.set_data(pattern);

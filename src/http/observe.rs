@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result};
 
 use super::allow::AllowTable;
-use super::error::ApiError;
+use super::error::{self, ApiError};
+use super::limits::BodyWait;
 use super::metrics::Metrics;
+use crate::domain::message::UNAVAILABLE;
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -25,7 +27,7 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub struct Observe {
     /// Where to count.
     pub metrics: Metrics,
-    /// How long a request may take before it is answered 503.
+    /// How long a request may take before it is answered 408 or 503.
     pub timeout: Duration,
     /// The methods of each path, for 405 answers.
     pub allow: Arc<AllowTable>,
@@ -62,6 +64,44 @@ fn accepted_id(value: &HeaderValue) -> Option<String> {
     (plain && (1..=128).contains(&s.len())).then(|| s.to_owned())
 }
 
+/// The methods the service serves, as metric and log labels; any other
+/// method is `other`, so a client cannot mint labels.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    }
+}
+
+/// Routes served outside the OpenAPI document, by poem's pattern (or its
+/// prefix: Swagger UI's page and files are all `/docs`).
+const UNDOCUMENTED_ROUTES: [&str; 3] = ["/docs", "/openapi.json", "/metrics"];
+
+/// The route label: the documented template (`/posts/{id}`), one of the
+/// [`UNDOCUMENTED_ROUTES`], or `unmatched`; never anything a client wrote.
+fn route_label<'a>(allow: &'a AllowTable, pattern: Option<&'a PathPattern>) -> &'a str {
+    let Some(pattern) = pattern else {
+        return "unmatched";
+    };
+    allow
+        .template(&pattern.0)
+        .or_else(|| {
+            UNDOCUMENTED_ROUTES.into_iter().find(|r| {
+                pattern
+                    .0
+                    .strip_prefix(r)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+        })
+        .unwrap_or("unmatched")
+}
+
 fn header_bytes(req: &Request) -> usize {
     req.headers()
         .iter()
@@ -72,19 +112,21 @@ fn header_bytes(req: &Request) -> usize {
 impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Self::Output> {
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let started = Instant::now();
         let request_id = req
             .headers()
             .get(REQUEST_ID)
             .and_then(accepted_id)
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-        let method = req.method().to_string();
+        let method = method_label(req.method());
         let path = req.uri().path().to_owned();
+        let body_wait = BodyWait::default();
+        req.set_data(body_wait.clone());
         let mut resp = if header_bytes(&req) > MAX_HEADER_BYTES {
             ApiError::new(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "Request header fields too large",
+                error::HEADERS_TOO_LARGE,
             )
             .into_response()
         } else {
@@ -97,13 +139,16 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
                         .into_response()
                 }
+                // The client is late with its body: its fault, 408 (and
+                // hyper closes the connection, the body being unread).
+                Err(_elapsed) if body_wait.is_waiting() => {
+                    tracing::debug!(%request_id, "request body timed out");
+                    ApiError::new(StatusCode::REQUEST_TIMEOUT, error::REQUEST_TIMEOUT)
+                        .into_response()
+                }
                 Err(_elapsed) => {
                     tracing::warn!(%request_id, "request timed out");
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service temporarily unavailable",
-                    )
-                    .into_response()
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).into_response()
                 }
             }
         };
@@ -134,15 +179,11 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
             );
         }
-        // The documented template (`/posts/{id}`), else poem's own pattern.
-        let route = resp.data::<PathPattern>().map_or_else(
-            || "unmatched".to_owned(),
-            |p| self.allow.template(&p.0).unwrap_or(&p.0).to_owned(),
-        );
+        let route = route_label(&self.allow, resp.data::<PathPattern>());
         let status = resp.status().as_u16();
         let elapsed = started.elapsed();
         self.metrics
-            .observe(&method, &route, status, elapsed.as_secs_f64());
+            .observe(method, route, status, elapsed.as_secs_f64());
         tracing::info!(target: "access", %request_id, %method, %route, status, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
         Ok(resp)
     }
