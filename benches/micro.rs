@@ -61,7 +61,7 @@ fn seeded(rt: &tokio::runtime::Runtime, n: i64) -> (MemoryStore, UserId) {
             let email = EmailAddress::parse(&format!("u{i}@example.com")).unwrap();
             let new = NewUser {
                 email,
-                password_hash: PasswordHash("x".into()),
+                password_hash: PasswordHash::new("x".into()),
                 role: Role::User,
             };
             owners.push(UserStore::create(&store, new).await.unwrap().id);

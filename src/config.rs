@@ -2,6 +2,13 @@
 //! the same name in kebab case (the command line wins), and subcommands.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+
+/// A secret setting: kept in a `SecretString`, so that it never shows in
+/// a `Debug` print of the configuration and is wiped from memory on drop.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(value.into())
+}
 
 /// Which store backs the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,8 +78,8 @@ pub struct Config {
     )]
     pub store: StoreKind,
     /// PostgreSQL URL, required with `--store postgres`.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret, global = true)]
+    pub database_url: Option<SecretString>,
     /// Largest number of database connections, 1 to 1000.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub database_pool_size: u32,
@@ -90,17 +97,18 @@ pub struct Config {
     pub bind_addr: String,
     /// The signing key, at least 32 bytes; random when omitted with the
     /// memory store.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = secret, global = true)]
+    pub jwt_secret: Option<SecretString>,
     /// Comma-separated older keys that still verify.
     #[arg(
         long,
         env = "JWT_PREVIOUS_SECRETS",
         hide_env_values = true,
         value_delimiter = ',',
+        value_parser = secret,
         global = true
     )]
-    pub jwt_previous_secrets: Vec<String>,
+    pub jwt_previous_secrets: Vec<SecretString>,
     /// Token lifetime in minutes, 1 to 525600 (a year).
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=525_600), global = true)]
     pub access_token_expire_minutes: u32,
@@ -111,8 +119,8 @@ pub struct Config {
     #[arg(long, env = "ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
     /// The start-up admin's password.
-    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true, global = true)]
-    pub admin_password: Option<String>,
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true, value_parser = secret, global = true)]
+    pub admin_password: Option<SecretString>,
     /// Comma-separated allowed CORS origins; `*` allows all.
     #[arg(
         long,
@@ -170,43 +178,29 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// The documented defaults, ignoring the environment.
+    /// The documented defaults: the `default_value`s above (each written
+    /// once, there), ignoring the environment.
     fn default() -> Self {
-        Self {
-            store: StoreKind::Memory,
-            database_url: None,
-            database_pool_size: 16,
-            database_timeout_seconds: 5,
-            bind_addr: "127.0.0.1:8000".into(),
-            jwt_secret: None,
-            jwt_previous_secrets: Vec::new(),
-            access_token_expire_minutes: 30,
-            bcrypt_cost: 12,
-            admin_email: None,
-            admin_password: None,
-            cors_origins: vec!["*".into()],
-            login_max_failures: 5,
-            login_max_failures_per_addr: 50,
-            login_window_seconds: 900,
-            request_timeout_seconds: 30,
-            log_format: LogFormat::Text,
-            rust_log: "info".into(),
-            demo: false,
-            seed_posts: 0,
-            max_connections: 10_000,
-            header_read_timeout_seconds: 10,
-            keep_alive_timeout_seconds: 60,
-        }
+        use clap::{Args, FromArgMatches};
+        let command = Self::augment_args(clap::Command::new("posts-api")).mut_args(|a| a.env(None));
+        let parsed = command
+            .try_get_matches_from(["posts-api"])
+            .and_then(|matches| Self::from_arg_matches(&matches));
+        // Only a setting without a default could fail here; the unit test
+        // `defaults_match_the_documented_table` runs this.
+        parsed.expect("every setting has a default or is optional")
     }
 }
 
 impl Config {
-    /// The older keys, without empty entries (an empty variable is none).
-    pub fn previous_secrets(&self) -> Vec<String> {
+    /// The older keys, trimmed, without empty entries (an empty variable
+    /// is none).
+    pub fn previous_secrets(&self) -> Vec<SecretString> {
         self.jwt_previous_secrets
             .iter()
-            .map(|s| s.trim().to_owned())
+            .map(|s| s.expose_secret().trim())
             .filter(|s| !s.is_empty())
+            .map(SecretString::from)
             .collect()
     }
 
@@ -242,6 +236,30 @@ mod tests {
             (5, 50, 900)
         );
         assert_eq!(c.cors_allowed(), None);
+        assert_eq!(
+            (c.store, c.log_format),
+            (StoreKind::Memory, LogFormat::Text)
+        );
+        assert_eq!((c.max_connections, c.request_timeout_seconds), (10_000, 30));
+        assert!(c.jwt_secret.is_none() && c.database_url.is_none());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let cli = Cli::try_parse_from([
+            "posts-api",
+            "--jwt-secret",
+            "a-very-secret-signing-key-0123456789",
+            "--admin-password",
+            "hunter2-hunter2",
+            "--database-url",
+            "postgres://u:pw-in-url@db/posts",
+        ])
+        .unwrap();
+        let printed = format!("{:?}", cli.config);
+        for secret in ["a-very-secret", "hunter2", "pw-in-url"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
     }
 
     #[test]
@@ -263,10 +281,16 @@ mod tests {
             cli.config.cors_allowed(),
             Some(vec!["http://a.io".to_owned(), "http://b.io".to_owned()])
         );
-        assert_eq!(
-            cli.config.previous_secrets(),
-            vec!["x".to_owned(), "y".to_owned()]
-        );
+        let previous: Vec<&str> = cli
+            .config
+            .jwt_previous_secrets
+            .iter()
+            .map(ExposeSecret::expose_secret)
+            .collect();
+        assert_eq!(previous, ["x", "", "y"]);
+        let kept = cli.config.previous_secrets();
+        let kept: Vec<&str> = kept.iter().map(ExposeSecret::expose_secret).collect();
+        assert_eq!(kept, ["x", "y"]);
         assert!(Cli::try_parse_from(["posts-api", "--bcrypt-cost", "3"]).is_err());
         assert!(Cli::try_parse_from(["posts-api", "--store", "sqlite"]).is_err());
     }
@@ -284,7 +308,10 @@ mod tests {
         .unwrap();
         assert!(matches!(cli.command, Some(Command::Migrate)));
         assert_eq!(
-            cli.config.database_url.as_deref(),
+            cli.config
+                .database_url
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
             Some("postgres://postgres@127.0.0.1/posts")
         );
         assert_eq!(cli.config.database_timeout_seconds, 2);

@@ -68,7 +68,7 @@ impl Fixture {
             let service = app::build_service(&config, Arc::new(ManualClock::starting_now()))
                 .await
                 .expect("the service");
-            http::endpoint(service, &config)
+            http::endpoint(service, &config, None)
         });
         let mut fixture = Self {
             runtime,

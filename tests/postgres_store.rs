@@ -49,7 +49,7 @@ async fn users_credentials_roles_and_unique_emails() {
         Some(alice.clone())
     );
     let (found, hash) = store.get_credentials(&alice.email).await.unwrap().unwrap();
-    assert_eq!((found, hash.0), (alice.clone(), "$2b$04$hash".to_owned()));
+    assert_eq!((found, hash.expose()), (alice.clone(), "$2b$04$hash"));
     assert!(
         store
             .get_credentials(&EmailAddress::parse("nobody@example.com").unwrap())

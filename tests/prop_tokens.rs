@@ -1217,7 +1217,8 @@ fn rotation(kind: StoreKind) {
             let clock = harness::whole_second_clock();
             let mut config = harness::config(store);
             config.jwt_secret = Some(NEW_KEY.into());
-            config.jwt_previous_secrets = vec![" ".into(), " the-old-key ".into(), String::new()];
+            config.jwt_previous_secrets =
+                vec![" ".into(), " the-old-key ".into(), String::new().into()];
             let rotated = build(store, &config, &clock).await;
             let user = ensure_user(&rotated, 1).await;
             let life = Duration::minutes(30);

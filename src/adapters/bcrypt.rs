@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::domain::{MAX_PASSWORD_BYTES, Password, PasswordHash};
@@ -19,19 +20,24 @@ pub struct BcryptHasher {
     slots: Arc<Semaphore>,
 }
 
+/// A bcrypt cost outside `4..=31`.
+#[derive(Debug, thiserror::Error)]
+#[error("BCRYPT_COST {0} is outside 4..=31")]
+pub struct CostOutOfRange(pub u32);
+
 impl BcryptHasher {
     /// A hasher at `cost` (4..=31). Hashes a dummy password once, for the
     /// constant-time answer to unknown emails.
     ///
     /// # Errors
-    /// When `cost` is out of range.
-    pub fn new(cost: u32) -> Result<Self, String> {
+    /// [`CostOutOfRange`] when `cost` is not in bcrypt's `4..=31`.
+    pub fn new(cost: u32) -> Result<Self, CostOutOfRange> {
         let dummy = bcrypt::hash("not a real password, only for timing", cost)
-            .map_err(|e| format!("BCRYPT_COST {cost}: {e}"))?;
+            .map_err(|_| CostOutOfRange(cost))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             cost,
-            dummy: PasswordHash(dummy),
+            dummy: PasswordHash::new(dummy),
             slots: Arc::new(Semaphore::new((cores / 2).max(1))),
         })
     }
@@ -81,21 +87,23 @@ fn lower_priority() {
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &Password) -> PasswordHash {
-        let (password, cost) = (password.expose().to_owned(), self.cost);
-        let hashed = self.run(move || bcrypt::hash(password, cost)).await;
+        let (password, cost) = (password.clone(), self.cost);
+        let hashed = self
+            .run(move || bcrypt::hash(password.expose(), cost))
+            .await;
         // The cost was checked at start-up and the password is at most 72
         // bytes, so bcrypt cannot fail.
-        PasswordHash(hashed.expect("bcrypt hash"))
+        PasswordHash::new(hashed.expect("bcrypt hash"))
     }
 
     async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>) -> bool {
         // Over 72 bytes bcrypt would compare a truncated prefix: never a
         // match, but still spend the time, so the answer says nothing.
         let acceptable = candidate.len() <= MAX_PASSWORD_BYTES && hash.is_some();
-        let hash = hash.unwrap_or(&self.dummy).0.clone();
-        let candidate = candidate.to_owned();
+        let hash = hash.unwrap_or(&self.dummy).clone();
+        let candidate = SecretString::from(candidate);
         let matched = self
-            .run(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
+            .run(move || bcrypt::verify(candidate.expose_secret(), hash.expose()).unwrap_or(false))
             .await;
         acceptable && matched
     }
@@ -117,7 +125,7 @@ mod tests {
         );
         assert!(!hasher.verify("wrong password", Some(&hash)).await);
         assert!(!hasher.verify(&exact, None).await);
-        assert!(!hash.0.contains(&exact));
+        assert!(!hash.expose().contains(&exact));
     }
 
     #[test]

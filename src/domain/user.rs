@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::{UserId, error::FieldError};
@@ -79,8 +80,9 @@ impl fmt::Display for EmailAddress {
 
 /// A password acceptable at registration: 8 or more characters, at most 72
 /// bytes of UTF-8 (bcrypt's limit, never silently truncated), no NUL.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+/// Kept as a secret: redacted in `Debug`, wiped from memory on drop.
+#[derive(Clone, Debug)]
+pub struct Password(SecretString);
 
 /// bcrypt reads at most this many bytes.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -108,28 +110,29 @@ impl Password {
         if raw.contains('\0') {
             return Err(FieldError::nul("password"));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw.into()))
     }
 
     /// The password in clear, for hashing.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
+/// A password hash in the hasher's own format (bcrypt's `$2b$...`), kept
+/// as a secret like the password: redacted in `Debug`, wiped on drop.
+#[derive(Clone, Debug)]
+pub struct PasswordHash(SecretString);
+
+impl PasswordHash {
+    /// Wraps a hash the hasher made or the store kept.
+    pub fn new(hash: String) -> Self {
+        Self(hash.into())
     }
-}
 
-/// A password hash in the hasher's own format (bcrypt's `$2b$...`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHash(pub String);
-
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(***)")
+    /// The hash as stored.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 

@@ -28,6 +28,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::config::Config;
 use crate::domain::{PostId, UserId};
+use crate::ports::PoolMonitor;
 use crate::service::Service;
 use allow::AllowTable;
 use error::ApiError;
@@ -160,11 +161,16 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
     }
 }
 
-/// The whole application as one endpoint.
-pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
+/// The whole application as one endpoint; `pool`'s gauges (a database's)
+/// join the metrics.
+pub fn endpoint(
+    service: Service,
+    config: &Config,
+    pool: Option<Arc<dyn PoolMonitor>>,
+) -> BoxEndpoint<'static> {
     let api = openapi_service();
     let docs = api.swagger_ui();
-    let metrics = metrics::Metrics::with_pool(service.ports().pool.clone());
+    let metrics = metrics::Metrics::with_pool(pool);
     let exporter = metrics.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(&openapi_json()));
     Route::new()

@@ -40,7 +40,4 @@ pub struct Ports {
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,
-    /// The database connection pool, for the metrics; `None` without one
-    /// (the memory store).
-    pub pool: Option<Arc<dyn PoolMonitor>>,
 }

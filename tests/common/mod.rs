@@ -28,6 +28,7 @@ use posts_api::adapters::jwt::key_id;
 use posts_api::app::{self, RunningApp};
 use posts_api::config::{Config, StoreKind};
 pub use reqwest::{Method, StatusCode, header::HeaderMap};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -255,7 +256,7 @@ impl TestApp {
         };
         let mut config = Config {
             store,
-            database_url: database.as_ref().map(|db| db.url.clone()),
+            database_url: database.as_ref().map(|db| db.url.as_str().into()),
             bind_addr: "127.0.0.1:0".into(),
             jwt_secret: Some(SECRET.into()),
             bcrypt_cost: 4,
@@ -291,7 +292,11 @@ impl TestApp {
             addr,
             client,
             clock,
-            secret: config.jwt_secret.clone().unwrap_or_default(),
+            secret: config
+                .jwt_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned())
+                .unwrap_or_default(),
             config,
             store,
             database,
@@ -327,7 +332,11 @@ impl TestApp {
             addr,
             client: self.client.clone(),
             clock: self.clock.clone(),
-            secret: config.jwt_secret.clone().unwrap_or_default(),
+            secret: config
+                .jwt_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned())
+                .unwrap_or_default(),
             config,
             store: self.store,
             // The first instance owns the database.

@@ -187,7 +187,7 @@ pub fn config(store: &Store) -> Config {
     };
     Config {
         store: kind,
-        database_url,
+        database_url: database_url.map(Into::into),
         bind_addr: "127.0.0.1:0".into(),
         jwt_secret: Some(SECRET.into()),
         access_token_expire_minutes: LIFETIME_MINUTES,

@@ -147,7 +147,7 @@ pub fn with_port(url: &str, port: u16) -> String {
 pub fn new_user(email: &str) -> NewUser {
     NewUser {
         email: EmailAddress::parse(email).expect("a valid email"),
-        password_hash: PasswordHash("$2b$04$hash".into()),
+        password_hash: PasswordHash::new("$2b$04$hash".into()),
         role: Role::User,
     }
 }
@@ -202,7 +202,7 @@ pub async fn start_app(url: &str) -> RunningApp {
 fn config(url: &str) -> Config {
     Config {
         store: StoreKind::Postgres,
-        database_url: Some(url.to_owned()),
+        database_url: Some(url.into()),
         database_pool_size: 4,
         database_timeout_seconds: 2,
         bind_addr: "127.0.0.1:0".into(),

@@ -31,7 +31,7 @@ pub(super) fn user(row: &Row, at: usize) -> Result<User, StoreError> {
 
 /// A user followed by their password hash.
 pub(super) fn credentials(row: &Row) -> Result<(User, PasswordHash), StoreError> {
-    Ok((user(row, 0)?, PasswordHash(col(row, 4)?)))
+    Ok((user(row, 0)?, PasswordHash::new(col(row, 4)?)))
 }
 
 /// A post view: the post (5 columns), its owner (4), its vote count.

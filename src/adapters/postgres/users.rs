@@ -21,7 +21,7 @@ impl UserStore for PgStore {
         let now = self.clock.now();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
             &new.email.as_str(),
-            &new.password_hash.0,
+            &new.password_hash.expose(),
             &new.role.as_str(),
             &now,
         ];
