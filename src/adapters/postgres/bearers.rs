@@ -20,7 +20,7 @@ impl BearerStore for PgStore {
             .query_opt(queries::ACTIVE_USER, &[&user.get(), &token.0])
             .await
             .map_err(|e| e.into_store("get active user"))?;
-        row.map(|r| rows::user(&r, 0)).transpose()
+        row.map(|r| rows::user(&r, &rows::USER)).transpose()
     }
 
     async fn bearer_with_post(
@@ -39,8 +39,8 @@ impl BearerStore for PgStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let bearer = rows::user(&row, 0)?;
-        let post = rows::optional_post_view(&row, 4)?;
+        let bearer = rows::user(&row, &rows::USER)?;
+        let post = rows::optional_post_view(&row)?;
         Ok(Some((bearer, post)))
     }
 

@@ -2,32 +2,51 @@
 //! one round trip (statements are prepared once per connection with
 //! `prepare_cached`). Public so that tests can `EXPLAIN` the real text.
 //!
-//! Column orders are fixed: users read as `id, email, role, created_at`;
-//! post views as the post, then its owner, then its vote count (see
-//! `rows.rs`).
+//! Every column a row is read by is named (`user_id`, `post_title`,
+//! `owner_email`, `votes`, ...): `rows.rs` reads by those names, never by
+//! position, so a reordered or added column cannot shift a value.
 
-/// The columns of a user, in the order `rows::user` reads them.
+/// A user's columns over table `$t`, named as `rows::USER` reads them.
 macro_rules! user_columns {
     ($t:literal) => {
         concat!(
             $t,
-            ".id, ",
+            ".id AS user_id, ",
             $t,
-            ".email, ",
+            ".email AS user_email, ",
             $t,
-            ".role, ",
+            ".role AS user_role, ",
             $t,
-            ".created_at"
+            ".created_at AS user_created_at"
         )
     };
 }
 
-/// The columns of a post view over `p` (a post) joined to `u` (its owner).
+/// A post owner's columns over table `$t`, named as `rows::OWNER` reads
+/// them (distinct from the bearer's in the one-statement read).
+macro_rules! owner_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".id AS owner_id, ",
+            $t,
+            ".email AS owner_email, ",
+            $t,
+            ".role AS owner_role, ",
+            $t,
+            ".created_at AS owner_created_at"
+        )
+    };
+}
+
+/// The columns of a post view over `p` (a post) joined to `u` (its
+/// owner), named as `rows::post_view` reads them.
 macro_rules! view_columns {
     () => {
         concat!(
-            "p.id, p.title, p.content, p.published, p.created_at, ",
-            user_columns!("u"),
+            "p.id AS post_id, p.title AS post_title, p.content AS post_content, ",
+            "p.published AS post_published, p.created_at AS post_created_at, ",
+            owner_columns!("u"),
             ", (SELECT count(*) FROM votes v WHERE v.post_id = p.id) AS votes"
         )
     };
@@ -65,7 +84,7 @@ pub const ACTIVE_USER: &str = concat!(
     " AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $2)"
 );
 
-/// `$1` normalised email: the user and their password hash (column 4).
+/// `$1` normalised email: the user and their `password_hash`.
 pub const CREDENTIALS: &str = concat!(
     "SELECT ",
     user_columns!("u"),
@@ -91,27 +110,26 @@ macro_rules! only_admin {
 }
 
 /// `$1` id, `$2` role: changes the role unless that would demote the only
-/// admin. Answers the user as it is now and whether it changed (column
-/// 4); no row: no such user. Run under [`ADMINS_LOCK`].
+/// admin. Answers the user as it is now and whether it `changed`; no row:
+/// no such user. Run under [`ADMINS_LOCK`].
 pub const SET_ROLE: &str = concat!(
     "WITH changed AS (UPDATE users u SET role = $2 WHERE u.id = $1 AND NOT ($2 <> 'admin' AND ",
     only_admin!("u"),
-    ") RETURNING ",
-    user_columns!("u"),
-    ") SELECT ",
+    ") RETURNING u.id, u.email, u.role, u.created_at) SELECT ",
     user_columns!("c"),
-    ", true FROM changed c UNION ALL SELECT ",
+    ", true AS changed FROM changed c UNION ALL SELECT ",
     user_columns!("u"),
     ", false FROM users u WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)"
 );
 
 /// `$1` id: deletes the user unless they are the only admin; posts, votes
 /// and revocations go by `ON DELETE CASCADE`. Answers whether it was
-/// deleted and whether it existed. Run under [`ADMINS_LOCK`].
+/// `deleted` and whether it `existed`. Run under [`ADMINS_LOCK`].
 pub const DELETE_USER: &str = concat!(
-    "WITH deleted AS (DELETE FROM users u WHERE u.id = $1 AND NOT (",
+    "WITH gone AS (DELETE FROM users u WHERE u.id = $1 AND NOT (",
     only_admin!("u"),
-    ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM deleted), EXISTS (SELECT 1 FROM users WHERE id = $1)"
+    ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM gone) AS deleted, ",
+    "EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed"
 );
 
 /// `$1` token id, `$2` user id, `$3` its expiry, `$4` now: records the
@@ -240,8 +258,9 @@ pub const ADMINS_LOCK: i64 = 0x6c61_7374_6164_6d6e;
 /// `$1` address, `$2` email's SHA-256, `$3` start of the window, `$4`
 /// limit per pair, `$5` limit per address (0: off), `$6` now: counts one
 /// login attempt unless a limit is reached. Answers the time of the
-/// attempt holding each count at its limit (null when under it) and the
-/// new attempt's id (null when refused). Also deletes up to 100 expired
+/// attempt holding each count at its limit (`pair_at`, `addr_at`; null
+/// when under it) and the new attempt's id (`admitted`; null when
+/// refused). Also deletes up to 100 expired
 /// rows (skipping rows another instance is deleting). Run under the
 /// address's advisory lock, so that concurrent attempts see each other.
 pub const ADMIT_LOGIN: &str = "WITH expired AS (DELETE FROM login_failures WHERE id IN \
@@ -255,7 +274,7 @@ pub const ADMIT_LOGIN: &str = "WITH expired AS (DELETE FROM login_failures WHERE
      ORDER BY f.failed_at DESC OFFSET greatest($5::bigint - 1, 0) LIMIT 1) AS addr_at), \
      admitted AS (INSERT INTO login_failures (addr, email_sha256, failed_at) \
      SELECT $1, $2, $6 FROM releases WHERE pair_at IS NULL AND addr_at IS NULL RETURNING id) \
-     SELECT r.pair_at, r.addr_at, (SELECT id FROM admitted) FROM releases r";
+     SELECT r.pair_at, r.addr_at, (SELECT id FROM admitted) AS admitted FROM releases r";
 
 /// `$1` address, `$2` email's SHA-256, `$3` the successful attempt's id:
 /// the attempt stops counting, and the pair's earlier attempts stop
@@ -293,10 +312,11 @@ mod tests {
     fn statements_read_as_sql() {
         assert_eq!(
             USER_BY_ID,
-            "SELECT u.id, u.email, u.role, u.created_at FROM users u WHERE u.id = $1"
+            "SELECT u.id AS user_id, u.email AS user_email, u.role AS user_role, \
+             u.created_at AS user_created_at FROM users u WHERE u.id = $1"
         );
         assert!(
-            LIST_VISIBLE.starts_with("SELECT p.id, p.title"),
+            LIST_VISIBLE.starts_with("SELECT p.id AS post_id, p.title AS post_title"),
             "{LIST_VISIBLE}"
         );
         assert!(

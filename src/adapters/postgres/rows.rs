@@ -10,52 +10,75 @@ use crate::domain::{
     UserId,
 };
 
-/// Column `idx` of `row`.
-fn col<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, StoreError> {
-    row.try_get(idx).map_err(|e| bad_row("a query", e))
+/// Column `name` of `row`.
+fn col<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T, StoreError> {
+    row.try_get(name).map_err(|e| bad_row("a query", e))
 }
 
-/// The user in columns `at..at + 4` (`id, email, role, created_at`).
-pub(super) fn user(row: &Row, at: usize) -> Result<User, StoreError> {
-    let raw_id: i64 = col(row, at)?;
+/// The names of a user's columns in a row (see `queries.rs`).
+pub(super) struct UserColumns {
+    id: &'static str,
+    email: &'static str,
+    role: &'static str,
+    created_at: &'static str,
+}
+
+/// A user read as such (`user_columns!`), or the bearer of a request.
+pub(super) const USER: UserColumns = UserColumns {
+    id: "user_id",
+    email: "user_email",
+    role: "user_role",
+    created_at: "user_created_at",
+};
+
+/// A post's owner (`owner_columns!`).
+const OWNER: UserColumns = UserColumns {
+    id: "owner_id",
+    email: "owner_email",
+    role: "owner_role",
+    created_at: "owner_created_at",
+};
+
+/// The user in the columns `names` gives.
+pub(super) fn user(row: &Row, names: &UserColumns) -> Result<User, StoreError> {
+    let raw_id: i64 = col(row, names.id)?;
     let id = UserId::new(raw_id).ok_or_else(|| bad_row("users", format!("id {raw_id}")))?;
-    let role: &str = col(row, at + 2)?;
+    let role: &str = col(row, names.role)?;
     let role = Role::parse(role).ok_or_else(|| bad_row("users", format!("role {role:?}")))?;
     Ok(User {
         id,
-        email: EmailAddress::from_trusted(col(row, at + 1)?),
+        email: EmailAddress::from_trusted(col(row, names.email)?),
         role,
-        created_at: col(row, at + 3)?,
+        created_at: col(row, names.created_at)?,
     })
 }
 
-/// A user followed by their password hash.
+/// A user and their `password_hash`.
 pub(super) fn credentials(row: &Row) -> Result<(User, PasswordHash), StoreError> {
-    Ok((user(row, 0)?, PasswordHash::new(col(row, 4)?)))
+    Ok((
+        user(row, &USER)?,
+        PasswordHash::new(col(row, "password_hash")?),
+    ))
 }
 
-/// A post view: the post (5 columns), its owner (4), its vote count.
+/// A post view (`view_columns!`): the post, its owner, its vote count.
 pub(super) fn post_view(row: &Row) -> Result<PostView, StoreError> {
-    post_view_at(row, 0)
-}
-
-/// The post view in columns `at..at + 10`, `None` when its id is NULL (an
-/// outer join found no post).
-pub(super) fn optional_post_view(row: &Row, at: usize) -> Result<Option<PostView>, StoreError> {
-    let id: Option<i64> = col(row, at)?;
-    id.map(|_| post_view_at(row, at)).transpose()
-}
-
-fn post_view_at(row: &Row, at: usize) -> Result<PostView, StoreError> {
-    let raw_id: i64 = col(row, at)?;
+    let raw_id: i64 = col(row, "post_id")?;
     let id = PostId::new(raw_id).ok_or_else(|| bad_row("posts", format!("id {raw_id}")))?;
     Ok(PostView {
         id,
-        title: PostTitle::from_trusted(col(row, at + 1)?),
-        content: PostContent::from_trusted(col(row, at + 2)?),
-        published: col(row, at + 3)?,
-        created_at: col(row, at + 4)?,
-        owner: user(row, at + 5)?,
-        votes: col(row, at + 9)?,
+        title: PostTitle::from_trusted(col(row, "post_title")?),
+        content: PostContent::from_trusted(col(row, "post_content")?),
+        published: col(row, "post_published")?,
+        created_at: col(row, "post_created_at")?,
+        owner: user(row, &OWNER)?,
+        votes: col(row, "votes")?,
     })
+}
+
+/// The post view of a row, `None` when its id is NULL (an outer join found
+/// no post).
+pub(super) fn optional_post_view(row: &Row) -> Result<Option<PostView>, StoreError> {
+    let id: Option<i64> = col(row, "post_id")?;
+    id.map(|_| post_view(row)).transpose()
 }

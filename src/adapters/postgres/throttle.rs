@@ -70,12 +70,14 @@ impl LoginThrottle for PostgresThrottle {
         let row = rows
             .first()
             .ok_or_else(|| StoreError::Unavailable("count a login attempt: no row".into()))?;
-        let read = |i: usize| {
-            row.try_get::<_, Option<OffsetDateTime>>(i)
+        let read = |name: &str| {
+            row.try_get::<_, Option<OffsetDateTime>>(name)
                 .map_err(|e| bad_row("login attempts", e))
         };
-        let held = [read(0)?, read(1)?];
-        let admitted: Option<i64> = row.try_get(2).map_err(|e| bad_row("login attempts", e))?;
+        let held = [read("pair_at")?, read("addr_at")?];
+        let admitted: Option<i64> = row
+            .try_get("admitted")
+            .map_err(|e| bad_row("login attempts", e))?;
         Ok(match admitted {
             Some(id) => Admission::Admitted(Attempt(id)),
             None => Admission::Throttled {

@@ -26,7 +26,7 @@ impl UserStore for PgStore {
             &now,
         ];
         match self.query_opt(queries::INSERT_USER, &params).await {
-            Ok(Some(row)) => Ok(rows::user(&row, 0)?),
+            Ok(Some(row)) => Ok(rows::user(&row, &rows::USER)?),
             Ok(None) => Err(StoreError::Unavailable("create user: no row returned".into()).into()),
             Err(e) if e.violates(&SqlState::UNIQUE_VIOLATION, EMAIL_KEY) => {
                 Err(CreateUserError::EmailTaken)
@@ -40,7 +40,7 @@ impl UserStore for PgStore {
             .query_opt(queries::USER_BY_ID, &[&id.get()])
             .await
             .map_err(|e| e.into_store("get user"))?;
-        row.map(|r| rows::user(&r, 0)).transpose()
+        row.map(|r| rows::user(&r, &rows::USER)).transpose()
     }
 
     async fn get_credentials(
@@ -59,7 +59,7 @@ impl UserStore for PgStore {
             .query(queries::LIST_USERS, &[&page.limit(), &page.skip()])
             .await
             .map_err(|e| e.into_store("list users"))?;
-        found.iter().map(|r| rows::user(r, 0)).collect()
+        found.iter().map(|r| rows::user(r, &rows::USER)).collect()
     }
 
     async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError> {
@@ -74,9 +74,9 @@ impl UserStore for PgStore {
         let Some(row) = found.first() else {
             return Ok(KeepAdmin::NotFound);
         };
-        let changed: bool = row.try_get(4).map_err(|e| bad_row("users", e))?;
+        let changed: bool = row.try_get("changed").map_err(|e| bad_row("users", e))?;
         Ok(if changed {
-            KeepAdmin::Done(rows::user(row, 0)?)
+            KeepAdmin::Done(rows::user(row, &rows::USER)?)
         } else {
             KeepAdmin::LastAdmin
         })
@@ -90,8 +90,11 @@ impl UserStore for PgStore {
         let row = found
             .first()
             .ok_or_else(|| StoreError::Unavailable("delete user: no row".into()))?;
-        let read = |i| row.try_get::<_, bool>(i).map_err(|e| bad_row("users", e));
-        Ok(match (read(0)?, read(1)?) {
+        let read = |name| {
+            row.try_get::<_, bool>(name)
+                .map_err(|e| bad_row("users", e))
+        };
+        Ok(match (read("deleted")?, read("existed")?) {
             (true, _) => KeepAdmin::Done(()),
             (false, true) => KeepAdmin::LastAdmin,
             (false, false) => KeepAdmin::NotFound,
