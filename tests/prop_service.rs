@@ -166,7 +166,7 @@ impl ServiceDriver {
                 Ok(()) => Outcome::VoteRemoved,
                 Err(e) => vote_error(e),
             },
-            Action::GetUser { id, .. } => match s.get_user(caller, user_id(*id)).await {
+            Action::GetUser { id, .. } => match s.get_user(user_id(*id)).await {
                 Ok(u) => Outcome::User(user_out(&u)),
                 Err(e) => user_error(e),
             },

@@ -18,7 +18,7 @@ impl Service {
     ///
     /// # Errors
     /// [`UserError::NotFound`].
-    pub async fn get_user(&self, _caller: &Caller, id: UserId) -> Result<User, UserError> {
+    pub async fn get_user(&self, id: UserId) -> Result<User, UserError> {
         self.ports
             .users
             .get(id)
