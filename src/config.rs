@@ -112,6 +112,10 @@ pub struct Config {
     /// Token lifetime in minutes, 1 to 525600 (a year).
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=525_600), global = true)]
     pub access_token_expire_minutes: u32,
+    /// Refresh token lifetime in days, 1 to 365: a session idle for
+    /// longer must log in again.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365), global = true)]
+    pub refresh_token_expire_days: u32,
     /// bcrypt cost, 4 to 31.
     #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
     pub bcrypt_cost: u32,

@@ -315,7 +315,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V3__votes",
             "V4__revoked_tokens",
             "V5__login_failures",
-            "V6__admins_index"
+            "V6__admins_index",
+            "V7__sessions"
         ]
     );
     assert_eq!(

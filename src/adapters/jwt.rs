@@ -1,5 +1,6 @@
-//! Access tokens as HS256 JWTs over `jsonwebtoken`: `sub`, `iat`, `exp`,
-//! `jti`, and a `kid` header naming the signing key so keys can rotate.
+//! Access tokens as HS256 JWTs over `jsonwebtoken`: `sub`, `sid`, `iat`,
+//! `exp`, `jti`, and a `kid` header naming the signing key so keys can
+//! rotate. Refresh tokens are not JWTs: 256 random bits, base64url.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::UserId;
+use crate::domain::{RefreshToken, SessionId, UserId};
 use crate::ports::{Clock, IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
 
 /// Makes token ids; injected so tests can predict them.
@@ -20,6 +21,7 @@ pub type TokenIdSource = Arc<dyn Fn() -> String + Send + Sync>;
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: String,
     iat: i64,
     exp: i64,
     jti: String,
@@ -37,9 +39,13 @@ pub struct JwtTokens {
     kid: String,
     keys: Vec<Key>,
     lifetime: Duration,
+    refresh_lifetime: Duration,
     clock: Arc<dyn Clock>,
     token_ids: TokenIdSource,
 }
+
+/// How long refresh tokens live unless configured (14 days).
+const DEFAULT_REFRESH_LIFETIME: Duration = Duration::days(14);
 
 /// A key id that names a secret without revealing it: the first 8 bytes of
 /// its SHA-256, in hex.
@@ -77,8 +83,18 @@ impl JwtTokens {
             kid: key_id(secret),
             keys,
             lifetime,
+            refresh_lifetime: DEFAULT_REFRESH_LIFETIME,
             clock,
             token_ids,
+        }
+    }
+
+    /// The same, with refresh tokens living `lifetime`.
+    #[must_use]
+    pub fn with_refresh_lifetime(self, lifetime: Duration) -> Self {
+        Self {
+            refresh_lifetime: lifetime,
+            ..self
         }
     }
 
@@ -120,11 +136,12 @@ impl JwtTokens {
 }
 
 impl TokenIssuer for JwtTokens {
-    fn issue(&self, user_id: UserId) -> IssuedToken {
+    fn issue(&self, user_id: UserId, session: SessionId) -> IssuedToken {
         let now = self.clock.now();
         let expires_at = now + self.lifetime;
         let claims = Claims {
             sub: user_id.to_string(),
+            sid: session.to_string(),
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
             jti: (self.token_ids)(),
@@ -140,11 +157,23 @@ impl TokenIssuer for JwtTokens {
             token,
             claims: TokenClaims {
                 user_id,
+                session_id: session,
                 token_id: TokenId(claims.jti),
                 expires_at: OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(expires_at),
             },
             expires_in: self.lifetime.whole_seconds(),
         }
+    }
+
+    fn refresh_token(&self) -> RefreshToken {
+        let mut bytes = [0u8; 32];
+        // The OS's randomness; without it no token can be safe.
+        getrandom::fill(&mut bytes).expect("the operating system's randomness");
+        RefreshToken::new(&URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    fn refresh_lifetime(&self) -> Duration {
+        self.refresh_lifetime
     }
 }
 
@@ -157,11 +186,13 @@ impl TokenVerifier for JwtTokens {
             return None;
         }
         let user_id = parse_subject(&claims.sub)?;
+        let session_id = parse_id(&claims.sid).and_then(SessionId::new)?;
         if claims.jti.is_empty() {
             return None;
         }
         Some(TokenClaims {
             user_id,
+            session_id,
             token_id: TokenId(claims.jti),
             expires_at,
         })
@@ -170,16 +201,26 @@ impl TokenVerifier for JwtTokens {
 
 /// A `sub` is a user id in canonical decimal: no sign, no leading zeros.
 fn parse_subject(sub: &str) -> Option<UserId> {
-    if sub.is_empty() || sub.starts_with('0') || !sub.bytes().all(|b| b.is_ascii_digit()) {
+    parse_id(sub).and_then(UserId::new)
+}
+
+/// An id claim (`sub`, `sid`) in canonical decimal: no sign, no leading
+/// zeros, in `i64`.
+fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    UserId::new(sub.parse().ok()?)
+    text.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::clock::ManualClock;
+
+    fn sid() -> SessionId {
+        SessionId::new(3).unwrap()
+    }
 
     fn tokens(secret: &str, previous: &[&str], clock: &ManualClock) -> JwtTokens {
         let previous: Vec<String> = previous.iter().map(|s| (*s).to_owned()).collect();
@@ -196,7 +237,7 @@ mod tests {
     fn issued_tokens_verify_until_exp() {
         let clock = ManualClock::starting_now();
         let jwt = tokens("s1", &[], &clock);
-        let issued = jwt.issue(UserId::new(7).unwrap());
+        let issued = jwt.issue(UserId::new(7).unwrap(), sid());
         assert_eq!(issued.expires_in, 1800);
         let claims = jwt.verify(&issued.token).expect("valid");
         assert_eq!(claims.user_id.get(), 7);
@@ -214,7 +255,7 @@ mod tests {
     fn previous_keys_verify_and_unknown_keys_do_not() {
         let clock = ManualClock::starting_now();
         let old = tokens("old", &[], &clock)
-            .issue(UserId::new(1).unwrap())
+            .issue(UserId::new(1).unwrap(), sid())
             .token;
         assert!(tokens("new", &["old"], &clock).verify(&old).is_some());
         assert!(tokens("new", &[], &clock).verify(&old).is_none());
@@ -224,7 +265,7 @@ mod tests {
     fn only_the_key_the_kid_names_verifies() {
         let clock = ManualClock::starting_now();
         let jwt = tokens("s1", &["s0"], &clock);
-        let issued = jwt.issue(UserId::new(1).unwrap()).token;
+        let issued = jwt.issue(UserId::new(1).unwrap(), sid()).token;
         let payload = issued.split('.').nth(1).unwrap();
         let claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
@@ -267,7 +308,7 @@ mod tests {
     fn header_names_the_key() {
         let clock = ManualClock::starting_now();
         let token = tokens("s1", &[], &clock)
-            .issue(UserId::new(1).unwrap())
+            .issue(UserId::new(1).unwrap(), sid())
             .token;
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(key_id("s1").as_str()));

@@ -87,13 +87,17 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
         .iter()
         .map(|s| s.expose_secret().to_owned())
         .collect();
-    let tokens = Arc::new(JwtTokens::new(
-        secret.expose_secret(),
-        &previous,
-        lifetime,
-        clock.clone(),
-        random_token_ids(),
-    ));
+    let refresh_lifetime = Duration::days(i64::from(config.refresh_token_expire_days));
+    let tokens = Arc::new(
+        JwtTokens::new(
+            secret.expose_secret(),
+            &previous,
+            lifetime,
+            clock.clone(),
+            random_token_ids(),
+        )
+        .with_refresh_lifetime(refresh_lifetime),
+    );
     let hasher = BcryptHasher::new(config.bcrypt_cost)?;
     let limits = ThrottleLimits {
         max_failures: config.login_max_failures,
@@ -105,7 +109,7 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
             let store = MemoryStore::new(clock.clone());
             let ports = Ports {
                 users: Arc::new(store.clone()),
-                bearers: Arc::new(store.clone()),
+                sessions: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
                 votes: Arc::new(store),
                 token_issuer: tokens.clone(),
@@ -121,7 +125,7 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
             migrate_postgres(&store).await?;
             let ports = Ports {
                 users: Arc::new(store.clone()),
-                bearers: Arc::new(store.clone()),
+                sessions: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
                 votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),

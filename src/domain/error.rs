@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{EmailAddress, PostId, UserId};
+use super::{EmailAddress, PostId, SessionId, UserId};
 
 /// The messages clients read, where more than one layer answers them
 /// (API.md quotes them exactly).
@@ -13,6 +13,8 @@ pub mod message {
     pub const INVALID_TOKEN: &str = "Could not validate credentials";
     /// 403, wherever it applies.
     pub const FORBIDDEN: &str = "Not authorized to perform requested action";
+    /// 429 while logins (and password changes) are throttled.
+    pub const THROTTLED: &str = "Too many login attempts";
     /// 503 for a store failure the client cannot fix.
     pub const UNAVAILABLE: &str = "Service temporarily unavailable";
 }
@@ -91,7 +93,47 @@ pub enum LoginError {
     #[error("Invalid Credentials")]
     InvalidCredentials,
     /// Too many recent failures; retry after this many seconds.
-    #[error("Too many login attempts")]
+    #[error("{}", message::THROTTLED)]
+    Throttled {
+        /// Seconds until the window has passed.
+        retry_after_secs: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a refresh grant failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired or spent (reuse ends its session), or its session
+    /// or user is gone.
+    #[error("Invalid refresh token")]
+    Invalid,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why ending one of the caller's sessions failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Not an active session of the caller.
+    #[error("Session with id: {0} does not exist")]
+    NotFound(SessionId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a password change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password given is wrong (counted as a failed login).
+    #[error("Current password is incorrect")]
+    Incorrect,
+    /// Too many recent failures; retry after this many seconds.
+    #[error("{}", message::THROTTLED)]
     Throttled {
         /// Seconds until the window has passed.
         retry_after_secs: u64,

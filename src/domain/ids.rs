@@ -39,6 +39,10 @@ id_type!(
     /// The id of a post.
     PostId
 );
+id_type!(
+    /// The id of a session (a login and its refreshes).
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

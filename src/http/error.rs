@@ -17,8 +17,9 @@ use poem_openapi::{ApiResponse, Object};
 use super::limits::is_too_large;
 use crate::domain::message::{INVALID_TOKEN, NOT_AUTHENTICATED, UNAVAILABLE};
 use crate::domain::{
-    AuthError, FieldError, ID_RULE, LIMIT_RULE, LoginError, PostError, ReadPostError,
-    RegisterError, SKIP_RULE, StoreError, UserError, VoteError,
+    AuthError, FieldError, ID_RULE, LIMIT_RULE, LoginError, PasswordChangeError, PostError,
+    ReadPostError, RefreshError, RegisterError, SKIP_RULE, SessionError, StoreError, UserError,
+    VoteError,
 };
 
 /// The body of every error response.
@@ -162,6 +163,37 @@ impl From<LoginError> for ApiError {
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
             },
             LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::Invalid => Self::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            RefreshError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            SessionError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PasswordChangeError> for ApiError {
+    fn from(e: PasswordChangeError) -> Self {
+        match e {
+            PasswordChangeError::Incorrect => Self::new(StatusCode::FORBIDDEN, e.to_string()),
+            PasswordChangeError::Throttled { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+            },
+            PasswordChangeError::Store(e) => e.into(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod observe;
 mod posts;
 pub mod security;
 pub mod server;
+mod sessions;
 mod users;
 mod votes;
 
@@ -27,7 +28,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::config::Config;
-use crate::domain::{PostId, UserId};
+use crate::domain::{PostId, SessionId, UserId};
 use crate::ports::PoolMonitor;
 use crate::service::Service;
 use allow::AllowTable;
@@ -40,6 +41,8 @@ enum ApiTags {
     Authentication,
     /// Registration, profiles and administration.
     Users,
+    /// Sessions: list them, end one or all.
+    Sessions,
     /// Posts and drafts.
     Posts,
     /// Votes on posts.
@@ -51,6 +54,7 @@ enum ApiTags {
 type Apis = (
     auth::AuthApi,
     users::UsersApi,
+    sessions::SessionsApi,
     posts::PostsApi,
     votes::VotesApi,
     meta::MetaApi,
@@ -60,6 +64,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     let apis = (
         auth::AuthApi,
         users::UsersApi,
+        sessions::SessionsApi,
         posts::PostsApi,
         votes::VotesApi,
         meta::MetaApi,
@@ -78,6 +83,18 @@ pub fn openapi_json() -> String {
 /// A path id as a user id (`1..=i64::MAX`), or 422.
 fn user_id(raw: i64) -> Result<UserId, ApiError> {
     UserId::new(raw).ok_or_else(|| ApiError::invalid(error::id_range("id")))
+}
+
+/// The client's IP address; login throttling counts per address.
+fn client_ip(remote: &poem::web::RemoteAddr) -> std::net::IpAddr {
+    remote
+        .as_socket_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip())
+}
+
+/// A path id as a session id (`1..=i64::MAX`), or 422.
+fn session_id(raw: i64) -> Result<SessionId, ApiError> {
+    SessionId::new(raw).ok_or_else(|| ApiError::invalid(error::id_range("id")))
 }
 
 /// A path or body id as a post id (`1..=i64::MAX`), or 422.

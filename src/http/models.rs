@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{PostView, User};
+use crate::domain::{PostView, Session, SessionId, User};
 
 fn yes() -> bool {
     true
@@ -34,6 +34,50 @@ impl From<User> for UserOut {
             created_at: u.created_at,
         }
     }
+}
+
+/// A session of the caller's.
+#[derive(Debug, Object, Serialize)]
+pub struct SessionOut {
+    /// Store-assigned id.
+    pub id: i64,
+    /// The login that started it (RFC 3339).
+    #[serde(serialize_with = "super::json::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The login or the latest refresh (RFC 3339).
+    #[serde(serialize_with = "super::json::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// When its current refresh token expires (RFC 3339).
+    #[serde(serialize_with = "super::json::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The login request's `User-Agent`, cut to 256 characters.
+    pub user_agent: Option<String>,
+    /// Whether it is the session of the token presented.
+    pub current: bool,
+}
+
+impl SessionOut {
+    /// `session` as its owner sees it; `current` when it is `current`'s.
+    pub fn new(session: Session, current: SessionId) -> Self {
+        Self {
+            id: session.id.get(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent,
+            current: session.id == current,
+        }
+    }
+}
+
+/// `PUT /users/me/password`.
+#[derive(Debug, Object, Deserialize)]
+pub struct PasswordBody {
+    /// The password now.
+    pub current_password: String,
+    /// The new password: 8 or more characters, at most 72 bytes.
+    #[oai(validator(pattern = r"^[^\u0000]{8,}$"))]
+    pub new_password: String,
 }
 
 /// A post with its owner and vote count.
@@ -138,15 +182,20 @@ pub enum RoleName {
     Admin,
 }
 
-/// The OAuth2 password form (`application/x-www-form-urlencoded`).
+/// The OAuth2 token request as a form (`application/x-www-form-urlencoded`):
+/// the password grant (`username`, `password`; `grant_type` absent or
+/// `password`) or the refresh grant (`grant_type=refresh_token`,
+/// `refresh_token`).
 #[derive(Debug, Object, Deserialize)]
 pub struct LoginForm {
-    /// The email.
-    pub username: String,
-    /// The password.
-    pub password: String,
-    /// `password`, if given; ignored.
+    /// The email (password grant).
+    pub username: Option<String>,
+    /// The password (password grant).
+    pub password: Option<String>,
+    /// `password` (the default) or `refresh_token`.
     pub grant_type: Option<String>,
+    /// The refresh token (refresh grant).
+    pub refresh_token: Option<String>,
     /// Ignored.
     pub scope: Option<String>,
     /// Ignored.
@@ -155,24 +204,33 @@ pub struct LoginForm {
     pub client_secret: Option<String>,
 }
 
-/// The same credentials as JSON.
+/// The same token request as JSON.
 #[derive(Debug, Object, Deserialize)]
 pub struct LoginBody {
-    /// The email.
-    pub username: String,
-    /// The password.
-    pub password: String,
+    /// The email (password grant).
+    pub username: Option<String>,
+    /// The password (password grant).
+    pub password: Option<String>,
+    /// `password` (the default) or `refresh_token`.
+    pub grant_type: Option<String>,
+    /// The refresh token (refresh grant).
+    pub refresh_token: Option<String>,
 }
 
-/// A successful login.
+/// A successful login or refresh.
 #[derive(Debug, Object, Serialize)]
 pub struct TokenOut {
     /// The JWT to send as `Authorization: Bearer <token>`.
     pub access_token: String,
     /// Always `bearer`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// The session's refresh token: send it with `grant_type=refresh_token`
+    /// for new tokens (it is spent by that).
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
 }
 
 /// A message.

@@ -40,7 +40,7 @@ pub struct BearerToken(#[allow(dead_code)] Caller);
 #[derive(SecurityScheme)]
 #[oai(
     ty = "oauth2",
-    flows(password(token_url = "/login")),
+    flows(password(token_url = "/login", refresh_url = "/login")),
     checker = "check"
 )]
 pub struct PasswordFlow(#[allow(dead_code)] Caller);

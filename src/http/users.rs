@@ -1,15 +1,16 @@
-//! `/users` and `/profile`: registration, look-ups and administration.
+//! `/users` and `/profile`: registration, look-ups, the caller's own
+//! account (`/users/me`, its password) and administration.
 
-use poem::web::Data;
+use poem::web::{Data, RemoteAddr};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::error::{Errors, status::*};
 use super::json::{JsonOut, StrictJson};
-use super::models::{ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
+use super::models::{PasswordBody, ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
 use super::security::Auth;
 use super::{ApiTags, user_id};
-use crate::domain::{EmailAddress, Page, Password, Role};
+use crate::domain::{EmailAddress, FieldError, Page, Password, Role};
 use crate::service::Service;
 
 /// The user routes.
@@ -55,6 +56,14 @@ enum ProfileResponse {
     Ok(JsonOut<ProfileOut>),
 }
 
+/// A password changed.
+#[derive(ApiResponse)]
+enum PasswordResponse {
+    /// Changed; every other session of the caller has ended.
+    #[oai(status = 204)]
+    NoContent,
+}
+
 /// A deletion.
 #[derive(ApiResponse)]
 enum DeletedResponse {
@@ -90,6 +99,40 @@ impl UsersApi {
             message,
             user: user.into(),
         })))
+    }
+
+    /// The caller
+    #[oai(path = "/users/me", method = "get", operation_id = "get_me")]
+    async fn me(&self, auth: Auth) -> Result<UserResponse, Errors<AUTHED>> {
+        Ok(UserResponse::Ok(JsonOut(auth.caller().user.clone().into())))
+    }
+
+    /// Change the caller's password
+    ///
+    /// Needs the current password; a wrong one counts as a failed login
+    /// (and is throttled like one). Every other session of the caller
+    /// ends; the current one goes on.
+    #[oai(
+        path = "/users/me/password",
+        method = "put",
+        operation_id = "change_password"
+    )]
+    async fn change_password(
+        &self,
+        auth: Auth,
+        service: Data<&Service>,
+        remote: &RemoteAddr,
+        body: StrictJson<PasswordBody>,
+    ) -> Result<PasswordResponse, Errors<{ AUTHED | FORBIDDEN | BODY | THROTTLED }>> {
+        let new = Password::parse(&body.0.new_password).map_err(|e| FieldError {
+            field: "new_password",
+            ..e
+        })?;
+        let addr = super::client_ip(remote);
+        service
+            .change_password(auth.caller(), &body.0.current_password, new, addr)
+            .await?;
+        Ok(PasswordResponse::NoContent)
     }
 
     /// Read a user

@@ -1,20 +1,20 @@
 //! The ports: what the service needs from the outside world, in domain terms.
 //! Adapters implement them; `app.rs` picks the implementations once.
 
-mod bearers;
 mod clock;
 mod passwords;
 mod pool;
+mod sessions;
 mod stores;
 mod throttle;
 mod tokens;
 
 use std::sync::Arc;
 
-pub use bearers::BearerStore;
 pub use clock::Clock;
 pub use passwords::PasswordHasher;
 pub use pool::{PoolMonitor, PoolStats};
+pub use sessions::{Refreshed, SessionStore};
 pub use stores::{AddVote, CreateUserError, KeepAdmin, PostStore, UserStore, VoteStore};
 pub use throttle::{Admission, Attempt, LoginThrottle, ThrottleKey, ThrottleLimits};
 pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
@@ -24,8 +24,8 @@ pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
 pub struct Ports {
     /// Users and their credentials.
     pub users: Arc<dyn UserStore>,
-    /// Who presents a token (and revocation).
-    pub bearers: Arc<dyn BearerStore>,
+    /// Sessions, and who presents an access token.
+    pub sessions: Arc<dyn SessionStore>,
     /// Posts with owners and vote counts.
     pub posts: Arc<dyn PostStore>,
     /// Votes.

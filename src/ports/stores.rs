@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     EmailAddress, NewPost, NewUser, Page, PasswordHash, PostFilter, PostId, PostUpdate, PostView,
-    Role, StoreError, User, UserId,
+    Role, SessionId, StoreError, User, UserId,
 };
 
 /// Why a user could not be created.
@@ -75,8 +75,20 @@ pub trait UserStore: Send + Sync + 'static {
     /// [`StoreError`] when the store fails.
     async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError>;
 
+    /// Replaces `id`'s password hash and ends every session of theirs but
+    /// `keep`, in one step; `false` when there is no such user.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        keep: SessionId,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes a user with their posts, their votes, the votes on their
-    /// posts and their revoked tokens, unless they are the only admin; atomic
+    /// posts and their sessions, unless they are the only admin; atomic
     /// as [`Self::set_role`] is.
     ///
     /// # Errors

@@ -1,9 +1,10 @@
-//! Registration, login, logout and bearer-token authentication.
+//! Registration, login (which starts a session) and bearer-token
+//! authentication.
 
 use super::Service;
 use crate::domain::{
-    AuthError, EmailAddress, EnsureAdminError, LoginError, NewUser, Password, RegisterError, Role,
-    StoreError, User,
+    AuthError, EmailAddress, EnsureAdminError, LoginError, NewSession, NewUser, Password,
+    RefreshToken, RegisterError, Role, Session, StoreError, User, session_user_agent,
 };
 use crate::ports::{Admission, CreateUserError, IssuedToken, KeepAdmin, ThrottleKey, TokenClaims};
 
@@ -13,12 +14,22 @@ use crate::ports::{Admission, CreateUserError, IssuedToken, KeepAdmin, ThrottleK
 pub struct Caller {
     /// The user as stored now (role included).
     pub user: User,
-    /// The presented token's claims, for logout.
+    /// The presented token's claims (its session: `token.session_id`).
     pub token: TokenClaims,
 }
 
-/// A successful login.
-pub type LoginOutcome = IssuedToken;
+/// A successful login or refresh: an access token and the session's new
+/// refresh token.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The session's current refresh token (the only copy: the store keeps
+    /// its hash).
+    pub refresh: RefreshToken,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+}
 
 impl Service {
     /// Registers a user with the `user` role.
@@ -95,6 +106,8 @@ impl Service {
     /// throttled per email and address: each is counted before its
     /// password is checked, and a success takes its count back.
     ///
+    /// A success starts a session, remembering `user_agent`.
+    ///
     /// # Errors
     /// [`LoginError::InvalidCredentials`], [`LoginError::Throttled`].
     pub async fn login(
@@ -102,6 +115,7 @@ impl Service {
         username: &str,
         password: &str,
         addr: std::net::IpAddr,
+        user_agent: Option<&str>,
     ) -> Result<LoginOutcome, LoginError> {
         let key = ThrottleKey::new(username, addr);
         let now = self.ports.clock.now();
@@ -123,10 +137,44 @@ impl Service {
         match found {
             Some((user, _)) if matches => {
                 self.ports.throttle.release(&key, attempt).await?;
-                Ok(self.ports.token_issuer.issue(user.id))
+                Ok(self.start_session(&user, user_agent).await?)
             }
             // The attempt stays counted.
             _ => Err(LoginError::InvalidCredentials),
+        }
+    }
+
+    /// Starts a session for `user` and issues its first tokens.
+    async fn start_session(
+        &self,
+        user: &User,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, StoreError> {
+        let issuer = &self.ports.token_issuer;
+        let refresh = issuer.refresh_token();
+        let now = self.ports.clock.now();
+        let session = self
+            .ports
+            .sessions
+            .start(NewSession {
+                user_id: user.id,
+                refresh: refresh.hash(),
+                created_at: now,
+                expires_at: now + issuer.refresh_lifetime(),
+                user_agent: session_user_agent(user_agent),
+            })
+            .await?;
+        Ok(self.tokens_for(&session, refresh))
+    }
+
+    /// The tokens a client gets for `session`: a fresh access token and
+    /// the session's current refresh token.
+    pub(super) fn tokens_for(&self, session: &Session, refresh: RefreshToken) -> LoginOutcome {
+        let issuer = &self.ports.token_issuer;
+        LoginOutcome {
+            access: issuer.issue(session.user_id, session.id),
+            refresh,
+            refresh_expires_in: issuer.refresh_lifetime().whole_seconds(),
         }
     }
 
@@ -142,34 +190,23 @@ impl Service {
             .ok_or(AuthError::InvalidToken)
     }
 
-    /// The caller behind a bearer token: the token must verify, not be
-    /// revoked, and its user must still exist.
+    /// The caller behind a bearer token: the token must verify, its
+    /// session be active and the user's own, and its user still exist.
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] for any token that does not qualify.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, AuthError> {
         let claims = self.verify_token(token)?;
+        let now = self.ports.clock.now();
         let user = self
             .ports
-            .bearers
-            .bearer(claims.user_id, &claims.token_id)
+            .sessions
+            .bearer(claims.user_id, claims.session_id, now)
             .await?;
         let user = user.ok_or(AuthError::InvalidToken)?;
         Ok(Caller {
             user,
             token: claims,
         })
-    }
-
-    /// Revokes the caller's token.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the store fails.
-    pub async fn logout(&self, caller: &Caller) -> Result<(), StoreError> {
-        let token = &caller.token;
-        self.ports
-            .bearers
-            .revoke(caller.user.id, &token.token_id, token.expires_at)
-            .await
     }
 }

@@ -5,7 +5,7 @@
 use super::{Caller, Service};
 use crate::domain::{
     EmailAddress, EnsureAdminError, FieldError, Password, PostContent, PostError, PostTitle,
-    RegisterError, StoreError, User,
+    RegisterError, SessionId, StoreError, User,
 };
 
 /// Why seeding stopped.
@@ -129,9 +129,11 @@ impl Service {
         }
     }
 
-    /// A caller for `user`, as if it had logged in.
+    /// A caller for `user`, as if it had logged in (the session id is
+    /// never looked up: seeding only creates posts).
     fn seed_caller(&self, user: User) -> Caller {
-        let token = self.ports.token_issuer.issue(user.id).claims;
+        let session = SessionId::new(i64::MAX).unwrap_or_else(|| unreachable!());
+        let token = self.ports.token_issuer.issue(user.id, session).claims;
         Caller { user, token }
     }
 }

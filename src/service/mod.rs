@@ -4,6 +4,7 @@
 mod auth;
 pub mod demo;
 mod posts;
+mod sessions;
 mod users;
 mod votes;
 

@@ -52,10 +52,11 @@ impl Service {
         token: &TokenClaims,
         id: PostId,
     ) -> Result<PostView, ReadPostError> {
+        let now = self.ports.clock.now();
         let (user, post) = self
             .ports
-            .bearers
-            .bearer_with_post(token.user_id, &token.token_id, id)
+            .sessions
+            .bearer_with_post(token.user_id, token.session_id, id, now)
             .await
             .map_err(AuthError::Store)?
             .ok_or(AuthError::InvalidToken)?;

@@ -1,16 +1,17 @@
 //! The in-memory store: DashMap tables for demos and tests, the default.
 //!
 //! Locks are never held across `.await` (there is none inside) and never
-//! taken in two orders: the order indexes are locked alone or before a map
-//! shard, never while a shard guard is held.
+//! taken in two orders: the order indexes, the admins and the session
+//! tables are locked alone or before a map shard, never while a shard
+//! guard is held.
 
-mod bearers;
 mod posts;
+mod sessions;
 mod throttle;
 mod users;
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use dashmap::DashMap;
@@ -18,10 +19,10 @@ use time::OffsetDateTime;
 
 pub use throttle::MemoryThrottle;
 
-use crate::domain::{PasswordHash, PostContent, PostTitle, User, UserId};
+use crate::domain::{PasswordHash, PostContent, PostTitle, Session, User, UserId};
 use crate::ports::Clock;
 
-/// Users, posts, votes and revocations in process memory. Clones share
+/// Users, posts, votes and sessions in process memory. Clones share
 /// the same data.
 #[derive(Clone)]
 pub struct MemoryStore {
@@ -119,17 +120,20 @@ struct Inner {
     posts: DashMap<i64, PostRecord>,
     /// Post ids in order, so a page is a walk from the newest, not a scan.
     post_order: RwLock<BTreeSet<i64>>,
-    /// Revoked token id to its expiry.
-    revoked: DashMap<String, OffsetDateTime>,
-    /// Size of `revoked` after the last purge of expired entries.
-    revoked_after_purge: AtomicUsize,
+    /// Sessions by id: read on every authenticated request.
+    sessions: DashMap<i64, Session>,
+    /// The rest of the session state; its lock orders every change to
+    /// sessions (so a refresh has exactly one winner), taken before any
+    /// map shard.
+    session_tables: Mutex<sessions::Tables>,
     next_user_id: AtomicI64,
     next_post_id: AtomicI64,
+    next_session_id: AtomicI64,
     clock: Arc<dyn Clock>,
 }
 
 impl MemoryStore {
-    /// An empty store; `clock` decides when revocations may be forgotten.
+    /// An empty store; `clock` says when sessions have expired.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -139,10 +143,11 @@ impl MemoryStore {
                 admins: Mutex::default(),
                 posts: DashMap::new(),
                 post_order: RwLock::default(),
-                revoked: DashMap::new(),
-                revoked_after_purge: AtomicUsize::new(0),
+                sessions: DashMap::new(),
+                session_tables: Mutex::default(),
                 next_user_id: AtomicI64::new(1),
                 next_post_id: AtomicI64::new(1),
+                next_session_id: AtomicI64::new(1),
                 clock,
             }),
         }

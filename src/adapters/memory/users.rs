@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 
 use super::{MemoryStore, UserRecord, lock, next_id, read, write};
-use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
+use crate::domain::{
+    EmailAddress, NewUser, Page, PasswordHash, Role, SessionId, StoreError, User, UserId,
+};
 use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
 #[async_trait]
@@ -96,6 +98,21 @@ impl UserStore for MemoryStore {
         Ok(KeepAdmin::Done(record.user.clone()))
     }
 
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        keep: SessionId,
+    ) -> Result<bool, StoreError> {
+        let Some(mut record) = self.inner.users.get_mut(&id.get()) else {
+            return Ok(false);
+        };
+        record.hash = hash;
+        drop(record);
+        self.end_sessions(id, Some(keep));
+        Ok(true)
+    }
+
     async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError> {
         let inner = &self.inner;
         let record = {
@@ -110,6 +127,7 @@ impl UserStore for MemoryStore {
             record
         };
         write(&inner.user_order).remove(&id.get());
+        self.end_sessions(id, None);
         inner
             .emails
             .remove_if(record.user.email.as_str(), |_, owner| *owner == id.get());

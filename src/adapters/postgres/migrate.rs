@@ -50,7 +50,8 @@ mod tests {
                 "V3__votes",
                 "V4__revoked_tokens",
                 "V5__login_failures",
-                "V6__admins_index"
+                "V6__admins_index",
+                "V7__sessions"
             ]
         );
     }

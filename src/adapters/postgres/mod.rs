@@ -13,13 +13,13 @@
 //! - The schema is plain SQL in `migrations/`, embedded and applied at
 //!   start-up ([`PgStore::migrate`]).
 
-mod bearers;
 mod errors;
 mod migrate;
 mod pool;
 mod posts;
 pub mod queries;
 mod rows;
+mod sessions;
 mod throttle;
 mod users;
 mod votes;
@@ -42,7 +42,7 @@ use errors::DbFailure;
 /// Statement parameters.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// Users, posts, votes and revoked tokens in PostgreSQL. Clones share the
+/// Users, posts, votes and sessions in PostgreSQL. Clones share the
 /// pool.
 #[derive(Clone)]
 pub struct PgStore {

@@ -6,8 +6,8 @@ use tokio_postgres::types::FromSql;
 
 use super::errors::bad_row;
 use crate::domain::{
-    EmailAddress, PasswordHash, PostContent, PostId, PostTitle, PostView, Role, StoreError, User,
-    UserId,
+    EmailAddress, PasswordHash, PostContent, PostId, PostTitle, PostView, Role, Session, SessionId,
+    StoreError, User, UserId,
 };
 
 /// Column `name` of `row`.
@@ -81,4 +81,21 @@ pub(super) fn post_view(row: &Row) -> Result<PostView, StoreError> {
 pub(super) fn optional_post_view(row: &Row) -> Result<Option<PostView>, StoreError> {
     let id: Option<i64> = col(row, "post_id")?;
     id.map(|_| post_view(row)).transpose()
+}
+
+/// A session (`session_columns!`).
+pub(super) fn session(row: &Row) -> Result<Session, StoreError> {
+    let raw_id: i64 = col(row, "session_id")?;
+    let id = SessionId::new(raw_id).ok_or_else(|| bad_row("sessions", format!("id {raw_id}")))?;
+    let raw_user: i64 = col(row, "session_user_id")?;
+    let user_id =
+        UserId::new(raw_user).ok_or_else(|| bad_row("sessions", format!("user {raw_user}")))?;
+    Ok(Session {
+        id,
+        user_id,
+        created_at: col(row, "session_created_at")?,
+        last_used_at: col(row, "session_last_used_at")?,
+        expires_at: col(row, "session_expires_at")?,
+        user_agent: col(row, "session_user_agent")?,
+    })
 }

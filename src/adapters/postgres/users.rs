@@ -1,11 +1,13 @@
 //! `UserStore` over PostgreSQL: users, credentials, roles, deletion with
-//! cascade, and revoked tokens.
+//! cascade, password changes.
 
 use async_trait::async_trait;
 use tokio_postgres::error::SqlState;
 
 use super::{PgStore, errors::bad_row, queries, rows};
-use crate::domain::{EmailAddress, NewUser, Page, PasswordHash, Role, StoreError, User, UserId};
+use crate::domain::{
+    EmailAddress, NewUser, Page, PasswordHash, Role, SessionId, StoreError, User, UserId,
+};
 use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
 /// The unique constraint on the (normalised) email.
@@ -80,6 +82,22 @@ impl UserStore for PgStore {
         } else {
             KeepAdmin::LastAdmin
         })
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        keep: SessionId,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .query_opt(
+                queries::SET_PASSWORD,
+                &[&id.get(), &hash.expose(), &keep.get()],
+            )
+            .await
+            .map_err(|e| e.into_store("set password"))?;
+        Ok(changed.is_some())
     }
 
     async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError> {

@@ -1,0 +1,136 @@
+//! `SessionStore` over PostgreSQL: the bearer check joins the session
+//! (one statement, with the post for the hot read), and each change to a
+//! session is one statement. A refresh is one statement that spends the
+//! token only if it is still current (row-locked, so concurrent refreshes
+//! with one token have one winner), and one more when it did not rotate,
+//! to end the session if the token had been spent.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+
+use super::{PgStore, queries, rows};
+use crate::domain::{
+    MAX_SESSIONS_PER_USER, NewSession, PostId, PostView, RefreshHash, Session, SessionId,
+    StoreError, User, UserId,
+};
+use crate::ports::{Refreshed, SessionStore};
+
+/// The session's foreign key to its user.
+const SESSION_USER_FKEY: &str = "sessions_user_id_fkey";
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn bearer(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        let row = self
+            .query_opt(queries::ACTIVE_USER, &[&user.get(), &session.get(), &now])
+            .await
+            .map_err(|e| e.into_store("get active user"))?;
+        row.map(|r| rows::user(&r, &rows::USER)).transpose()
+    }
+
+    async fn bearer_with_post(
+        &self,
+        user: UserId,
+        session: SessionId,
+        post: PostId,
+        now: OffsetDateTime,
+    ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
+        let row = self
+            .query_opt(
+                queries::BEARER_AND_POST,
+                &[&user.get(), &session.get(), &post.get(), &now],
+            )
+            .await
+            .map_err(|e| e.into_store("get post for bearer"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let bearer = rows::user(&row, &rows::USER)?;
+        let post = rows::optional_post_view(&row)?;
+        Ok(Some((bearer, post)))
+    }
+
+    async fn start(&self, new: NewSession) -> Result<Session, StoreError> {
+        let cap = MAX_SESSIONS_PER_USER as i64;
+        let hash = new.refresh.0.as_slice();
+        let row = self
+            .query_opt(
+                queries::START_SESSION,
+                &[
+                    &new.user_id.get(),
+                    &hash,
+                    &new.created_at,
+                    &new.expires_at,
+                    &new.user_agent,
+                    &cap,
+                ],
+            )
+            .await;
+        match row {
+            Ok(Some(row)) => rows::session(&row),
+            Ok(None) => Err(StoreError::Unavailable("start session: no row".into())),
+            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, SESSION_USER_FKEY) => {
+                Err(StoreError::Unavailable("start session: user gone".into()))
+            }
+            Err(e) => Err(e.into_store("start session")),
+        }
+    }
+
+    async fn refresh(
+        &self,
+        presented: RefreshHash,
+        next: RefreshHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Refreshed, StoreError> {
+        let (old, new) = (presented.0.as_slice(), next.0.as_slice());
+        let row = self
+            .query_opt(queries::ROTATE_REFRESH, &[&old, &new, &now, &expires_at])
+            .await
+            .map_err(|e| e.into_store("refresh"))?;
+        if let Some(row) = row {
+            let session = rows::session(&row)?;
+            let user = rows::user(&row, &rows::USER)?;
+            return Ok(Refreshed::Rotated { session, user });
+        }
+        self.execute(queries::END_REUSED, &[&old])
+            .await
+            .map_err(|e| e.into_store("end a reused session"))?;
+        Ok(Refreshed::Invalid)
+    }
+
+    async fn list(&self, user: UserId, now: OffsetDateTime) -> Result<Vec<Session>, StoreError> {
+        let found = self
+            .query(queries::LIST_SESSIONS, &[&user.get(), &now])
+            .await
+            .map_err(|e| e.into_store("list sessions"))?;
+        found.iter().map(rows::session).collect()
+    }
+
+    async fn end(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let ended = self
+            .execute(queries::END_SESSION, &[&session.get(), &user.get(), &now])
+            .await
+            .map_err(|e| e.into_store("end session"))?;
+        Ok(ended > 0)
+    }
+
+    async fn end_all(&self, user: UserId, keep: Option<SessionId>) -> Result<(), StoreError> {
+        let keep = keep.map(SessionId::get);
+        self.execute(queries::END_SESSIONS, &[&user.get(), &keep])
+            .await
+            .map_err(|e| e.into_store("end sessions"))?;
+        Ok(())
+    }
+}
