@@ -7,12 +7,15 @@
 //! [`store_tests!`] turns plain `async fn name(app: TestApp)` functions into
 //! `memory::name` and `postgres::name` test cases, so every behaviour is
 //! written once and runs on both stores. The Postgres variant gets a fresh
-//! database per test, created from `DATABASE_URL`; without `DATABASE_URL` it
-//! prints "skipped: DATABASE_URL not set" and passes, unless
-//! `REQUIRE_POSTGRES=1`, when it fails.
+//! database per test from `tests/support/db.rs`, which also decides the
+//! skip: without `DATABASE_URL` it prints "skipped: DATABASE_URL not set"
+//! and passes, unless `REQUIRE_POSTGRES=1`, when it fails.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -29,6 +32,7 @@ use posts_api::app::{self, RunningApp};
 use posts_api::config::{Config, StoreKind};
 pub use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
+use support::db::TestDb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,7 +122,7 @@ where
     // dropped; dropping the app at the end of the test stops its server.
     let outcome = tokio::spawn(test(app)).await;
     if let Some(db) = database {
-        db.drop_best_effort().await;
+        db.drop().await;
     }
     if let Err(e) = outcome {
         match e.try_into_panic() {
@@ -126,83 +130,6 @@ where
             Err(e) => panic!("the test task did not finish: {e}"),
         }
     }
-}
-
-/// A fresh Postgres database for one test.
-#[derive(Debug, Clone)]
-pub struct TestDatabase {
-    /// The server URL the database was created from.
-    pub admin_url: String,
-    /// The database's name.
-    pub name: String,
-    /// The URL of the database itself.
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// `DATABASE_URL`, or `None` (after saying so) when it is not set and
-    /// `REQUIRE_POSTGRES` is not `1`.
-    fn server_url() -> Option<String> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                    "REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
-                );
-                println!("skipped: DATABASE_URL not set");
-                None
-            }
-        }
-    }
-
-    /// Creates `posts_test_<uuid>` on the server at `DATABASE_URL`.
-    async fn create() -> Option<Self> {
-        let admin_url = Self::server_url()?;
-        let name = format!("posts_test_{}", uuid::Uuid::new_v4().simple());
-        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"));
-        let connection = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        drop(client);
-        let _ = connection.await;
-        let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// Drops the database, ignoring failures.
-    async fn drop_best_effort(&self) {
-        let Ok((client, connection)) =
-            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
-        else {
-            return;
-        };
-        let connection = tokio::spawn(connection);
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = client.batch_execute(&sql).await;
-        drop(client);
-        let _ = connection.await;
-    }
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let start = url
-        .find("://")
-        .map(|i| i + 3)
-        .expect("DATABASE_URL must be a URL, e.g. postgres://postgres@127.0.0.1:5432/posts");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = location.split('/').next().unwrap_or(location);
-    format!("{}{authority}/{database}{query}", &url[..start])
 }
 
 /// A running service and a client for it.
@@ -221,7 +148,7 @@ pub struct TestApp {
     pub config: Config,
     /// The store behind it.
     pub store: StoreKind,
-    database: Option<TestDatabase>,
+    database: Option<TestDb>,
     running: Option<RunningApp>,
     next_user: Arc<AtomicUsize>,
 }
@@ -251,41 +178,27 @@ impl TestApp {
     pub async fn spawn_with(store: StoreKind, tweak: Tweak) -> Option<Self> {
         let database = match store {
             StoreKind::Memory => None,
-            StoreKind::Postgres => Some(TestDatabase::create().await?),
+            StoreKind::Postgres => Some(TestDb::create().await?),
         };
         let mut config = Config {
-            store,
-            database_url: database.as_ref().map(|db| db.url.clone()),
-            bind_addr: "127.0.0.1:0".into(),
-            jwt_secret: Some(SECRET.into()),
-            bcrypt_cost: 4,
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
-            rust_log: "warn".into(),
-            ..Config::default()
+            ..support::config(store, database.as_ref().map(|db| db.url.clone()), SECRET)
         };
         tweak(&mut config);
-        // A whole second, so that `exp` (whole seconds) is exactly reachable.
-        let start = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .expect("0 ns is valid");
-        let clock = ManualClock::new(start);
+        let clock = support::whole_second_clock();
         let running = match app::start(&config, Arc::new(clock.clone())).await {
             Ok(running) => running,
             Err(e) => {
                 if let Some(db) = &database {
-                    db.drop_best_effort().await;
+                    db.drop().await;
                 }
                 panic!("the app did not start on {store:?}: {e}");
             }
         };
         let addr = running.addr();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(StdDuration::from_secs(60))
-            .build()
-            .expect("reqwest client");
+        // No redirects: a test asserts the answer itself.
+        let client = support::http_client(reqwest::redirect::Policy::none());
         Some(Self {
             base: format!("http://{addr}"),
             addr,
