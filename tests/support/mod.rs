@@ -1,5 +1,6 @@
 //! The plumbing every kind of test shares, written once: fresh Postgres
-//! databases ([`db`]), and the pieces each harness builds an app from (the base test
+//! databases ([`db`]), the real binary on a free port ([`binary`]), and
+//! the pieces each harness builds an app from (the base test
 //! configuration, a whole-second clock, an HTTP client, a runtime).
 //!
 //! Included by the harnesses (`tests/common`, `tests/model`,
@@ -9,6 +10,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod db;
 
 use std::time::Duration;
