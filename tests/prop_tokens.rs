@@ -29,13 +29,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
-use model::harness::{self, SECRET, Store, build, check_property, with_store};
+use model::harness::{self, SECRET, Store, build, build_over, check_property, with_store};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::adapters::jwt::{JwtTokens, TokenIdSource, key_id};
-use posts_api::app;
 use posts_api::config::{Config, StoreKind};
 use posts_api::domain::{AuthError, EmailAddress, Password, UserId};
-use posts_api::ports::{Clock, TokenIssuer, TokenVerifier};
+use posts_api::ports::{Clock, Ports, TokenIssuer, TokenVerifier};
 use posts_api::service::Service;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -144,11 +143,11 @@ fn email(i: usize) -> String {
     format!("user{i}@example.com")
 }
 
-/// The user with this email, registered if needed.
-async fn ensure_user(service: &Service, i: usize) -> i64 {
+/// The user with this email, registered if needed: looked up in the store
+/// through `ports`, registered through `service`.
+async fn ensure_user(ports: &Ports, service: &Service, i: usize) -> i64 {
     let address = EmailAddress::parse(&email(i)).expect("an email");
-    if let Some((user, _)) = service
-        .ports()
+    if let Some((user, _)) = ports
         .users
         .get_credentials(&address)
         .await
@@ -179,11 +178,11 @@ async fn login(service: &Service, i: usize) -> String {
 
 async fn env(store: &Store, config: &Config) -> Env {
     let clock = harness::whole_second_clock();
-    let service = build(store, config, &clock).await;
+    let (service, ports) = build(store, config, &clock).await;
     let mut users = Vec::new();
     let mut tokens = Vec::new();
     for i in 1..=3 {
-        users.push(ensure_user(&service, i).await);
+        users.push(ensure_user(&ports, &service, i).await);
         tokens.push(login(&service, i).await);
     }
     Env {
@@ -233,7 +232,7 @@ fn with_env<S>(
     S: Strategy,
     S::Value: std::fmt::Debug,
 {
-    with_store(kind, name, |rt, store| {
+    with_store(kind, |rt, store| {
         let env = rt.block_on(env(store, &harness::config(store)));
         check_property(
             &format!("{name} on {}", store.name()),
@@ -1212,14 +1211,14 @@ const NEW_KEY: &str = "the-new-key-0123456789abcdef-0123";
 /// entries), and not once it is dropped. On Postgres the services share
 /// the database, as instances do across a restart.
 fn rotation(kind: StoreKind) {
-    with_store(kind, "rotation", |rt, store| {
+    with_store(kind, |rt, store| {
         rt.block_on(async {
             let clock = harness::whole_second_clock();
             let mut config = harness::config(store);
             config.jwt_secret = Some(NEW_KEY.into());
             config.jwt_previous_secrets = vec![" ".into(), " the-old-key ".into(), String::new()];
-            let rotated = build(store, &config, &clock).await;
-            let user = ensure_user(&rotated, 1).await;
+            let (rotated, ports) = build(store, &config, &clock).await;
+            let user = ensure_user(&ports, &rotated, 1).await;
             let life = Duration::minutes(30);
             let old_token = jwt("the-old-key", &[], life, &clock).issue(uid(user)).token;
             let who = rotated
@@ -1236,10 +1235,9 @@ fn rotation(kind: StoreKind) {
             assert_eq!(kid, Some(key_id(NEW_KEY)), "signed with the newest key");
 
             config.jwt_previous_secrets = Vec::new();
-            let dropped = app::build_service(&config, Arc::new(clock.clone()))
-                .await
-                .expect("builds");
-            let user = ensure_user(&dropped, 1).await;
+            // Over the same database, not emptied: another instance.
+            let (dropped, ports) = build_over(&config, &clock).await;
+            let user = ensure_user(&ports, &dropped, 1).await;
             let old_token = jwt("the-old-key", &[], life, &clock).issue(uid(user)).token;
             assert!(
                 matches!(
@@ -1298,7 +1296,7 @@ struct Issued {
 }
 
 fn revocation(kind: StoreKind) {
-    with_store(kind, "revocation", |rt, store| {
+    with_store(kind, |rt, store| {
         check_property(
             &format!(
                 "revoked tokens never authenticate again on {}",
