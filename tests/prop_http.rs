@@ -14,7 +14,7 @@ mod model;
 use model::harness::{self, Driver, Store, build, check_script_property, run_script, with_store};
 use model::ops::Script;
 use model::outcome::{Action, AnyToken, Outcome, PostOut, UserOut};
-use model::support::http_client;
+use model::support::{POST_FIELDS, USER_FIELDS, http_client};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::app::{self, RunningApp};
 use posts_api::config::StoreKind;
@@ -85,7 +85,7 @@ fn text(value: &Value, name: &str) -> Result<String, String> {
 
 /// A `UserOut`, exactly.
 fn user_out(value: &Value) -> Result<UserOut, String> {
-    has_exactly(value, &["id", "email", "role", "created_at"])?;
+    has_exactly(value, USER_FIELDS)?;
     OffsetDateTime::parse(&text(value, "created_at")?, &Rfc3339)
         .map_err(|e| format!("created_at is not RFC 3339 ({e}) in {value}"))?;
     Ok(UserOut {
@@ -97,19 +97,7 @@ fn user_out(value: &Value) -> Result<UserOut, String> {
 
 /// A `Post`, exactly.
 fn post_out(value: &Value) -> Result<PostOut, String> {
-    has_exactly(
-        value,
-        &[
-            "id",
-            "title",
-            "content",
-            "published",
-            "created_at",
-            "owner_id",
-            "owner",
-            "votes",
-        ],
-    )?;
+    has_exactly(value, POST_FIELDS)?;
     let owner = user_out(field(value, "owner")?)?;
     if int(value, "owner_id")? != owner.id {
         return Err(format!("owner_id is not the owner's id in {value}"));

@@ -591,11 +591,7 @@ pub fn assert_timestamp(value: &Value) {
 /// Asserts the exact shape of a `UserOut`.
 #[track_caller]
 pub fn assert_user_out(user: &Value) {
-    assert_eq!(
-        keys(user),
-        set(&["id", "email", "role", "created_at"]),
-        "UserOut: {user}"
-    );
+    assert_eq!(keys(user), set(support::USER_FIELDS), "UserOut: {user}");
     assert!(
         user["id"].as_i64().is_some_and(|id| id > 0),
         "positive id: {user}"
@@ -611,20 +607,7 @@ pub fn assert_user_out(user: &Value) {
 /// Asserts the exact shape of a `Post`.
 #[track_caller]
 pub fn assert_post(post: &Value) {
-    assert_eq!(
-        keys(post),
-        set(&[
-            "id",
-            "title",
-            "content",
-            "published",
-            "created_at",
-            "owner_id",
-            "owner",
-            "votes"
-        ]),
-        "Post: {post}"
-    );
+    assert_eq!(keys(post), set(support::POST_FIELDS), "Post: {post}");
     assert!(
         post["id"].as_i64().is_some_and(|id| id > 0),
         "positive id: {post}"

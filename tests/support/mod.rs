@@ -1,7 +1,8 @@
 //! The plumbing every kind of test shares, written once: fresh Postgres
-//! databases ([`db`]), the real binary on a free port ([`binary`]), and
-//! the pieces each harness builds an app from (the base test
-//! configuration, a whole-second clock, an HTTP client, a runtime).
+//! databases ([`db`]), the real binary on a free port ([`binary`]), the
+//! pieces each harness builds an app from (the base test configuration,
+//! a whole-second clock, an HTTP client, a runtime), and the contract's
+//! field lists.
 //!
 //! Included by the harnesses (`tests/common`, `tests/model`,
 //! `tests/postgres_support`) with `#[path = "../support/mod.rs"]`, and by
@@ -18,6 +19,22 @@ use std::time::Duration;
 use posts_api::adapters::clock::ManualClock;
 use posts_api::config::{Config, StoreKind};
 use time::OffsetDateTime;
+
+/// The fields of a `UserOut`, exactly (API.md): the tests check every
+/// answer against this one list, so a field added or leaked shows.
+pub const USER_FIELDS: &[&str] = &["id", "email", "role", "created_at"];
+
+/// The fields of a `Post`, exactly (API.md).
+pub const POST_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "content",
+    "published",
+    "created_at",
+    "owner_id",
+    "owner",
+    "votes",
+];
 
 /// The configuration every in-process test app starts from: `store` (at
 /// `database_url`), port 0, the signing key `secret`, bcrypt cost 4 (the
