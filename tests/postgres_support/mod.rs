@@ -214,16 +214,8 @@ impl Http {
 
     /// Logs `email` in (must succeed); the token.
     pub async fn login(&self, email: &str) -> String {
-        let form = [("username", email), ("password", PASSWORD)];
-        let response = self
-            .client
-            .post(format!("{}/login", self.base))
-            .form(&form)
-            .send()
-            .await
-            .expect("a login response");
-        assert_eq!(response.status(), StatusCode::OK, "login {email}");
-        let body: Value = response.json().await.expect("a JSON login body");
+        let (status, _, body) = self.try_login(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
         body["access_token"]
             .as_str()
             .expect("an access token")
