@@ -153,11 +153,20 @@ async fn login_form_issues_a_bearer_token(app: TestApp) {
         .json_status(200);
     assert_eq!(
         keys(&body),
-        set(&["access_token", "token_type", "expires_in"]),
+        set(&[
+            "access_token",
+            "token_type",
+            "expires_in",
+            "refresh_token",
+            "refresh_expires_in"
+        ]),
         "{body}"
     );
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 1800);
+    assert_eq!(body["refresh_expires_in"], 14 * 24 * 3600);
+    let refresh = body["refresh_token"].as_str().expect("a refresh token");
+    assert!(refresh.len() >= 22, "at least 128 bits: {refresh}");
     let token = body["access_token"]
         .as_str()
         .expect("access_token is a string");

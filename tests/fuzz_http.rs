@@ -11,6 +11,8 @@
 //! `FUZZ_CASES` sets the cases per property (default 300, the CI run);
 //! a longer run: `FUZZ_CASES=200000 cargo test --release --test fuzz_http`.
 
+mod support;
+
 use std::sync::Arc;
 
 use poem::http::{Method, StatusCode, header};
@@ -47,22 +49,19 @@ struct Answer {
 
 impl Fixture {
     fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
+        let runtime = support::runtime();
         let config = Config {
-            store: StoreKind::Memory,
-            jwt_secret: Some("fuzz-secret-0123456789abcdef-0123456789".into()),
-            bcrypt_cost: 4,
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             // Fuzzed logins must not lock the fixture's own logins out.
             login_max_failures: 0,
             login_max_failures_per_addr: 0,
             rust_log: "off".into(),
-            ..Config::default()
+            ..support::config(
+                StoreKind::Memory,
+                None,
+                "fuzz-secret-0123456789abcdef-0123456789",
+            )
         };
         let endpoint = runtime.block_on(async {
             let service = app::build_service(&config, Arc::new(ManualClock::starting_now()))

@@ -2,34 +2,13 @@
 //! the real binary's resident memory, read from `/proc`, before and after
 //! hostile logins (API.md, "Conventions": throttling keys are hashes).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Child;
 
 /// Starts the binary on a free port; the child and its address.
 fn start() -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posts-api"))
-        .env_clear()
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("BCRYPT_COST", "4")
-        .env("RUST_LOG", "warn,posts_api=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines.next().expect("a ready line").expect("a log line");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("an address")
-                .to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    support::binary::start(&[("BCRYPT_COST", "4"), ("RUST_LOG", "warn,posts_api=info")])
 }
 
 /// The process's resident memory, in KiB.

@@ -20,8 +20,8 @@ const SEED: &str = "
         FROM generate_series(1, 40000) g;
     INSERT INTO votes (post_id, user_id, created_at)
         SELECT g, 1 + (g * 7) % 4000, now() FROM generate_series(1, 40000, 2) g;
-    INSERT INTO revoked_tokens (jti, user_id, expires_at)
-        SELECT 'jti-' || g, 1 + g % 4000, now() + interval '1 hour' FROM generate_series(1, 1000) g;
+    INSERT INTO sessions (user_id, created_at, last_used_at, expires_at)
+        SELECT 1 + g % 4000, now(), now(), now() + interval '14 days' FROM generate_series(1, 8000) g;
 ";
 
 /// The plan of `sql` for these parameters: the plan of a page, which the
@@ -112,12 +112,13 @@ async fn the_first_page_and_lookups_by_id_use_indexes() {
         ],
     );
 
-    // Every authenticated request: the user unless the token is revoked.
-    let active = generic_plan(&client, queries::ACTIVE_USER, &[&7_i64, &"jti-7"]).await;
+    // Every authenticated request: the user if the session is active.
+    let now = time::OffsetDateTime::now_utc();
+    let active = generic_plan(&client, queries::ACTIVE_USER, &[&7_i64, &7_i64, &now]).await;
     assert_indexed(
-        "user by id and token",
+        "user by id and session",
         &active,
-        &["users_pkey", "revoked_tokens_pkey"],
+        &["users_pkey", "sessions_pkey"],
     );
 
     // A rare title search goes through the trigram index.

@@ -1,6 +1,6 @@
 //! The Postgres store through its ports, on a fresh database per test:
-//! users and revocations, cascades, race-free votes, migrations and
-//! start-up failures.
+//! users and sessions (refresh rotation, reuse, one winner), cascades,
+//! race-free votes, migrations and start-up failures.
 
 mod postgres_support;
 
@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
 use posts_api::adapters::postgres::PgStore;
-use posts_api::domain::{EmailAddress, Page, PostId, Role, UserId};
-use posts_api::ports::{
-    AddVote, BearerStore, CreateUserError, KeepAdmin, PostStore, TokenId, UserStore, VoteStore,
+use posts_api::domain::{
+    EmailAddress, NewSession, Page, PostId, RefreshToken, Role, SessionId, UserId,
 };
+use posts_api::ports::{
+    AddVote, CreateUserError, KeepAdmin, PostStore, Refreshed, SessionStore, UserStore, VoteStore,
+};
+use time::OffsetDateTime;
 
 #[tokio::test]
 async fn users_credentials_roles_and_unique_emails() {
@@ -95,8 +98,20 @@ async fn users_credentials_roles_and_unique_emails() {
     db.drop().await;
 }
 
+/// A session starting now for `user`, whose first refresh token is
+/// `token`, expiring after `days`.
+fn new_session(user: UserId, token: &str, now: OffsetDateTime, days: i64) -> NewSession {
+    NewSession {
+        user_id: user,
+        refresh: RefreshToken::new(token).hash(),
+        created_at: now,
+        expires_at: now + time::Duration::days(days),
+        user_agent: Some("test-agent".into()),
+    }
+}
+
 #[tokio::test]
-async fn revoked_tokens_fail_and_expired_ones_are_purged() {
+async fn sessions_authenticate_until_ended_or_expired() {
     let Some(db) = TestDb::create().await else {
         return;
     };
@@ -105,65 +120,194 @@ async fn revoked_tokens_fail_and_expired_ones_are_purged() {
     let user = UserStore::create(&store, new_user("t@example.com"))
         .await
         .unwrap();
-    let (one, two) = (TokenId("jti-one".into()), TokenId("jti-two".into()));
+    let other = UserStore::create(&store, new_user("u@example.com"))
+        .await
+        .unwrap();
     let now = posts_api::ports::Clock::now(&clock);
-
-    assert!(store.bearer(user.id, &one).await.unwrap().is_some());
-    store
-        .revoke(user.id, &one, now + time::Duration::minutes(30))
+    let one = store
+        .start(new_session(user.id, "r1", now, 1))
         .await
         .unwrap();
-    store
-        .revoke(user.id, &one, now + time::Duration::minutes(30))
+    let two = store
+        .start(new_session(user.id, "r2", now, 14))
         .await
         .unwrap();
+    assert_eq!(one.user_agent.as_deref(), Some("test-agent"));
+    assert!(store.bearer(user.id, one.id, now).await.unwrap().is_some());
     assert!(
-        store.bearer(user.id, &one).await.unwrap().is_none(),
-        "revoked"
+        store.bearer(other.id, one.id, now).await.unwrap().is_none(),
+        "another user's session"
     );
-    assert!(
-        store.bearer(user.id, &two).await.unwrap().is_some(),
-        "another token still works"
-    );
-
-    // Once `one` has expired, the next revocation deletes its row.
-    clock.advance(time::Duration::minutes(31));
-    store
-        .revoke(user.id, &two, now + time::Duration::minutes(60))
-        .await
-        .unwrap();
-    let client = db.client().await;
-    let jtis: Vec<String> = client
-        .query("SELECT jti FROM revoked_tokens", &[])
+    let listed: Vec<SessionId> = SessionStore::list(&store, user.id, now)
         .await
         .unwrap()
         .iter()
-        .map(|r| r.get(0))
+        .map(|s| s.id)
         .collect();
-    assert_eq!(jtis, ["jti-two"]);
+    assert_eq!(listed, [two.id, one.id], "newest first");
 
-    // Revoking for a user deleted meanwhile is not an error.
-    assert_eq!(
-        UserStore::delete(&store, user.id).await.unwrap(),
-        KeepAdmin::Done(())
-    );
-    store
-        .revoke(
-            user.id,
-            &TokenId("late".into()),
-            now + time::Duration::hours(2),
-        )
-        .await
-        .unwrap();
+    // Expired: no longer authenticates nor listed.
+    let later = now + time::Duration::days(1);
     assert!(
-        store.bearer(user.id, &two).await.unwrap().is_none(),
-        "the user is gone"
+        store
+            .bearer(user.id, one.id, later)
+            .await
+            .unwrap()
+            .is_none()
     );
+    assert_eq!(
+        SessionStore::list(&store, user.id, later)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Ended by its owner only.
+    assert!(!store.end(other.id, two.id, now).await.unwrap());
+    assert!(store.end(user.id, two.id, now).await.unwrap());
+    assert!(
+        !store.end(user.id, two.id, now).await.unwrap(),
+        "ended once"
+    );
+    assert!(store.bearer(user.id, two.id, now).await.unwrap().is_none());
     db.drop().await;
 }
 
 #[tokio::test]
-async fn deleting_a_user_takes_posts_votes_and_revocations() {
+async fn refresh_rotates_and_reuse_ends_the_session() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let user = UserStore::create(&store, new_user("r@example.com"))
+        .await
+        .unwrap();
+    let now = posts_api::ports::Clock::now(&clock);
+    let session = store
+        .start(new_session(user.id, "r1", now, 14))
+        .await
+        .unwrap();
+    let hash = |t: &str| RefreshToken::new(t).hash();
+    let later = now + time::Duration::minutes(5);
+    let expiry = later + time::Duration::days(14);
+    match store
+        .refresh(hash("r1"), hash("r2"), later, expiry)
+        .await
+        .unwrap()
+    {
+        Refreshed::Rotated {
+            session: s,
+            user: u,
+        } => {
+            assert_eq!(
+                (s.id, s.last_used_at, s.expires_at),
+                (session.id, later, expiry)
+            );
+            assert_eq!(u, user);
+        }
+        Refreshed::Invalid => panic!("the current token rotates"),
+    }
+    assert_eq!(
+        store
+            .refresh(hash("nope"), hash("x"), later, expiry)
+            .await
+            .unwrap(),
+        Refreshed::Invalid,
+        "an unknown token"
+    );
+    assert!(
+        store
+            .bearer(user.id, session.id, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // r1 is spent: presenting it again ends the session, r2 included.
+    assert_eq!(
+        store
+            .refresh(hash("r1"), hash("r3"), later, expiry)
+            .await
+            .unwrap(),
+        Refreshed::Invalid
+    );
+    assert!(
+        store
+            .bearer(user.id, session.id, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .refresh(hash("r2"), hash("r4"), later, expiry)
+            .await
+            .unwrap(),
+        Refreshed::Invalid
+    );
+    let client = db.client().await;
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM refresh_tokens", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "an ended session's tokens go with it");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_have_one_winner() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let user = UserStore::create(&store, new_user("c@example.com"))
+        .await
+        .unwrap();
+    let now = posts_api::ports::Clock::now(&clock);
+    for round in 0..10 {
+        let first = format!("round{round}");
+        let session = store
+            .start(new_session(user.id, &first, now, 14))
+            .await
+            .unwrap();
+        let expiry = now + time::Duration::days(14);
+        let tries: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                let (old, new) = (
+                    RefreshToken::new(&first),
+                    RefreshToken::new(&format!("{first}-{i}")),
+                );
+                tokio::spawn(
+                    async move { store.refresh(old.hash(), new.hash(), now, expiry).await },
+                )
+            })
+            .collect();
+        let mut won = 0;
+        for t in tries {
+            won += usize::from(matches!(
+                t.await.unwrap().unwrap(),
+                Refreshed::Rotated { .. }
+            ));
+        }
+        assert_eq!(won, 1, "round {round}");
+        // The losers counted as reuse: the session ended.
+        assert!(
+            store
+                .bearer(user.id, session.id, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_takes_posts_votes_and_sessions() {
     let Some(db) = TestDb::create().await else {
         return;
     };
@@ -185,11 +329,7 @@ async fn deleting_a_user_takes_posts_votes_and_revocations() {
     assert_eq!(store.add(gone.id, other.id).await.unwrap(), AddVote::Added);
     assert_eq!(store.add(stays.id, own.id).await.unwrap(), AddVote::Added);
     store
-        .revoke(
-            gone.id,
-            &TokenId("x".into()),
-            now + time::Duration::hours(1),
-        )
+        .start(new_session(gone.id, "g1", now, 1))
         .await
         .unwrap();
 
@@ -214,7 +354,7 @@ async fn deleting_a_user_takes_posts_votes_and_revocations() {
     for table in [
         "posts WHERE owner_id = $1",
         "votes WHERE user_id = $1",
-        "revoked_tokens WHERE user_id = $1",
+        "sessions WHERE user_id = $1",
     ] {
         let row = client
             .query_one(&format!("SELECT count(*) FROM {table}"), &[&gone.id.get()])

@@ -14,10 +14,11 @@ mod model;
 use model::harness::{self, Driver, Store, build, check_script_property, run_script, with_store};
 use model::ops::Script;
 use model::outcome::{Action, AnyToken, Outcome, PostOut, UserOut};
+use model::support::{POST_FIELDS, USER_FIELDS, http_client};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::app::{self, RunningApp};
 use posts_api::config::StoreKind;
-use posts_api::service::Service;
+use posts_api::ports::Ports;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -30,7 +31,7 @@ const MAX_STEPS: usize = 20;
 struct HttpDriver {
     base: String,
     client: reqwest::Client,
-    service: Service,
+    ports: Ports,
     clock: ManualClock,
 }
 
@@ -84,7 +85,7 @@ fn text(value: &Value, name: &str) -> Result<String, String> {
 
 /// A `UserOut`, exactly.
 fn user_out(value: &Value) -> Result<UserOut, String> {
-    has_exactly(value, &["id", "email", "role", "created_at"])?;
+    has_exactly(value, USER_FIELDS)?;
     OffsetDateTime::parse(&text(value, "created_at")?, &Rfc3339)
         .map_err(|e| format!("created_at is not RFC 3339 ({e}) in {value}"))?;
     Ok(UserOut {
@@ -96,19 +97,7 @@ fn user_out(value: &Value) -> Result<UserOut, String> {
 
 /// A `Post`, exactly.
 fn post_out(value: &Value) -> Result<PostOut, String> {
-    has_exactly(
-        value,
-        &[
-            "id",
-            "title",
-            "content",
-            "published",
-            "created_at",
-            "owner_id",
-            "owner",
-            "votes",
-        ],
-    )?;
+    has_exactly(value, POST_FIELDS)?;
     let owner = user_out(field(value, "owner")?)?;
     if int(value, "owner_id")? != owner.id {
         return Err(format!("owner_id is not the owner's id in {value}"));
@@ -274,8 +263,8 @@ fn post_body(title: &str, content: &str, published: Option<bool>) -> Value {
 }
 
 impl Driver for HttpDriver {
-    fn service(&self) -> &Service {
-        &self.service
+    fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     fn clock(&self) -> &ManualClock {
@@ -306,7 +295,16 @@ impl Driver for HttpDriver {
                 let request = self.request(Method::POST, "/login", None).form(&form);
                 self.call(request, 200, |t| {
                     let body = json_body(t)?;
-                    has_exactly(&body, &["access_token", "token_type", "expires_in"])?;
+                    has_exactly(
+                        &body,
+                        &[
+                            "access_token",
+                            "token_type",
+                            "expires_in",
+                            "refresh_token",
+                            "refresh_expires_in",
+                        ],
+                    )?;
                     if body["token_type"] != "bearer" {
                         return Err(format!("token_type is not bearer: {body}"));
                     }
@@ -448,14 +446,14 @@ fn run_one(
     rt.block_on(async {
         let clock = harness::whole_second_clock();
         let config = harness::config(store);
-        let service = build(store, &config, &clock).await;
-        let running: RunningApp = app::start_with(&config, service.clone())
+        let (service, ports) = build(store, &config, &clock).await;
+        let running: RunningApp = app::start_with(&config, service)
             .await
             .unwrap_or_else(|e| panic!("the server did not start: {e}"));
         let mut driver = HttpDriver {
             base: format!("http://{}", running.addr()),
             client: client.clone(),
-            service,
+            ports,
             clock,
         };
         let result = run_script(&mut driver, script).await;
@@ -465,13 +463,9 @@ fn run_one(
 }
 
 fn model_based_http(kind: StoreKind, default_cases: u32, divisor: u32) {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("a reqwest client");
-    with_store(kind, "prop_http", |rt, store| {
+    // No redirects: the driver reads each answer as the model predicts it.
+    let client = http_client(reqwest::redirect::Policy::none());
+    with_store(kind, |rt, store| {
         check_script_property(
             &format!("prop_http on {}", store.name()),
             MAX_STEPS,

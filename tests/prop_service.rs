@@ -34,7 +34,7 @@ use posts_api::domain::{
     PostFilter, PostId, PostTitle, PostUpdate, PostView, RegisterError, Role, Search, StoreError,
     UserError, UserId, VoteError,
 };
-use posts_api::ports::PostStore;
+use posts_api::ports::{Ports, PostStore};
 use posts_api::service::{Caller, Service};
 use time::OffsetDateTime;
 
@@ -44,6 +44,7 @@ const MAX_STEPS: usize = 40;
 /// Drives the service directly, as the HTTP layer would.
 struct ServiceDriver {
     service: Service,
+    ports: Ports,
     clock: ManualClock,
 }
 
@@ -193,8 +194,8 @@ impl ServiceDriver {
 }
 
 impl Driver for ServiceDriver {
-    fn service(&self) -> &Service {
-        &self.service
+    fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     fn clock(&self) -> &ManualClock {
@@ -213,9 +214,11 @@ impl Driver for ServiceDriver {
                     Err(e) => Outcome::Unexpected(format!("register: {e}")),
                 }
             }
-            Action::Login { email, password } => match s.login(email, password, CLIENT).await {
+            Action::Login { email, password } => match s.login(email, password, CLIENT, None).await
+            {
                 Ok(t) => {
                     // The token's own claims must name the user who logged in.
+                    let t = t.access;
                     let Ok(caller) = s.authenticate(&t.token).await else {
                         return Outcome::Unexpected("a fresh token does not authenticate".into());
                     };
@@ -242,8 +245,8 @@ impl Driver for ServiceDriver {
     }
 }
 
-/// A service built for an earlier case, with its clock.
-type Built = RefCell<Option<(Service, ManualClock)>>;
+/// A service built for an earlier case, with its ports and clock.
+type Built = RefCell<Option<(Service, Ports, ManualClock)>>;
 
 /// Runs one script on a fresh service: on memory a new one (a new store);
 /// on Postgres the run's one service, its database emptied (building one,
@@ -260,19 +263,23 @@ fn run_one(
             Store::Memory => None,
             Store::Postgres(_) => built.borrow().clone(),
         };
-        let (service, clock) = match reuse {
-            Some((service, clock)) => {
+        let (service, ports, clock) = match reuse {
+            Some((service, ports, clock)) => {
                 harness::reset(store, &service).await;
-                (service, clock)
+                (service, ports, clock)
             }
             None => {
                 let clock = harness::whole_second_clock();
-                let service = build(store, &harness::config(store), &clock).await;
-                *built.borrow_mut() = Some((service.clone(), clock.clone()));
-                (service, clock)
+                let (service, ports) = build(store, &harness::config(store), &clock).await;
+                *built.borrow_mut() = Some((service.clone(), ports.clone(), clock.clone()));
+                (service, ports, clock)
             }
         };
-        let mut driver = ServiceDriver { service, clock };
+        let mut driver = ServiceDriver {
+            service,
+            ports,
+            clock,
+        };
         run_script(&mut driver, script).await
     })
 }
@@ -282,7 +289,7 @@ fn run_one(
 /// bug the suite was validated against (see the `regression_*` tests) in
 /// nearly every run.
 fn model_based(kind: StoreKind, default_cases: u32, divisor: u32) {
-    with_store(kind, "prop_service", |rt, store| {
+    with_store(kind, |rt, store| {
         let built = Built::default();
         check_script_property(
             &format!("prop_service on {}", store.name()),
@@ -317,7 +324,7 @@ fn service_follows_the_model_on_postgres() {
 fn replay(ops: Vec<Op>) {
     let script = Script(ops);
     for kind in [StoreKind::Memory, StoreKind::Postgres] {
-        with_store(kind, "prop_service regression", |rt, store| {
+        with_store(kind, |rt, store| {
             if let Err(failure) = run_one(rt, store, &Built::default(), &script) {
                 panic!("{script:#?}\non {}: {failure}", store.name());
             }
@@ -473,8 +480,7 @@ fn a_store_failure_while_voting_is_not_a_missing_post() {
     rt.block_on(async {
         let store = Store::Memory;
         let clock = harness::whole_second_clock();
-        let built = build(&store, &harness::config(&store), &clock).await;
-        let mut ports = built.ports().clone();
+        let (_, mut ports) = build(&store, &harness::config(&store), &clock).await;
         let posts = Arc::new(FailingReads {
             inner: ports.posts.clone(),
             failing: AtomicBool::new(false),
@@ -482,9 +488,10 @@ fn a_store_failure_while_voting_is_not_a_missing_post() {
         ports.posts = posts.clone();
         let service = Service::new(ports);
         let token = service
-            .login(ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT)
+            .login(ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT, None)
             .await
             .expect("the start-up admin logs in")
+            .access
             .token;
         let caller = service.authenticate(&token).await.expect("a fresh token");
         let title = PostTitle::parse("a post").expect("a title");

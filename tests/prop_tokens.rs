@@ -29,13 +29,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
-use model::harness::{self, SECRET, Store, build, check_property, with_store};
+use model::harness::{self, SECRET, Store, build, build_over, check_property, with_store};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::adapters::jwt::{JwtTokens, TokenIdSource, key_id};
-use posts_api::app;
 use posts_api::config::{Config, StoreKind};
-use posts_api::domain::{AuthError, EmailAddress, Password, UserId};
-use posts_api::ports::{Clock, TokenIssuer, TokenVerifier};
+use posts_api::domain::{AuthError, EmailAddress, Password, SessionId, UserId};
+use posts_api::ports::{Clock, Ports, TokenIssuer, TokenVerifier};
 use posts_api::service::Service;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -87,9 +86,15 @@ fn header(alg: &str, kid: Option<&str>) -> Value {
 static JTI: AtomicU64 = AtomicU64::new(1);
 
 /// Claims like the service issues for `user` at `now` (Unix seconds).
-fn claims(user: i64, now: i64) -> Value {
+/// A session id.
+fn sid(raw: i64) -> SessionId {
+    SessionId::new(raw).expect("a positive id")
+}
+
+fn claims(user: i64, session: i64, now: i64) -> Value {
     json!({
         "sub": user.to_string(),
+        "sid": session.to_string(),
         "iat": now,
         "exp": now + 1800,
         "jti": format!("forged-{}", JTI.fetch_add(1, Ordering::Relaxed)),
@@ -133,7 +138,21 @@ struct Env {
     service: Service,
     clock: ManualClock,
     users: Vec<i64>,
+    /// Each user's session, from their login.
+    sessions: Vec<i64>,
     tokens: Vec<String>,
+}
+
+/// The `sid` a token names (it must have one).
+fn sid_of(token: &str) -> i64 {
+    let payload = token.split('.').nth(1).expect("a payload");
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("json");
+    claims["sid"]
+        .as_str()
+        .expect("a sid")
+        .parse()
+        .expect("an id")
 }
 
 fn password(i: usize) -> String {
@@ -144,11 +163,11 @@ fn email(i: usize) -> String {
     format!("user{i}@example.com")
 }
 
-/// The user with this email, registered if needed.
-async fn ensure_user(service: &Service, i: usize) -> i64 {
+/// The user with this email, registered if needed: looked up in the store
+/// through `ports`, registered through `service`.
+async fn ensure_user(ports: &Ports, service: &Service, i: usize) -> i64 {
     let address = EmailAddress::parse(&email(i)).expect("an email");
-    if let Some((user, _)) = service
-        .ports()
+    if let Some((user, _)) = ports
         .users
         .get_credentials(&address)
         .await
@@ -171,25 +190,29 @@ async fn login(service: &Service, i: usize) -> String {
             &email(i),
             &password(i),
             std::net::Ipv4Addr::LOCALHOST.into(),
+            None,
         )
         .await
         .expect("logs in")
+        .access
         .token
 }
 
 async fn env(store: &Store, config: &Config) -> Env {
     let clock = harness::whole_second_clock();
-    let service = build(store, config, &clock).await;
+    let (service, ports) = build(store, config, &clock).await;
     let mut users = Vec::new();
     let mut tokens = Vec::new();
     for i in 1..=3 {
-        users.push(ensure_user(&service, i).await);
+        users.push(ensure_user(&ports, &service, i).await);
         tokens.push(login(&service, i).await);
     }
+    let sessions = tokens.iter().map(|t| sid_of(t)).collect();
     Env {
         service,
         clock,
         users,
+        sessions,
         tokens,
     }
 }
@@ -233,7 +256,7 @@ fn with_env<S>(
     S: Strategy,
     S::Value: std::fmt::Debug,
 {
-    with_store(kind, name, |rt, store| {
+    with_store(kind, |rt, store| {
         let env = rt.block_on(env(store, &harness::config(store)));
         check_property(
             &format!("{name} on {}", store.name()),
@@ -747,7 +770,7 @@ fn foreign_tokens(kind: StoreKind) {
         cases_for(kind, 256),
         |env, (i, forged)| {
             Box::pin(async move {
-                let c = claims(env.users[i], env.now());
+                let c = claims(env.users[i], env.sessions[i], env.now());
                 env.rejects(&proper(&c), env.users[i], &forge_token(&forged, &c))
                     .await
             })
@@ -810,7 +833,7 @@ fn bad_claims(kind: StoreKind) {
         cases_for(kind, 128),
         |env, (i, defect)| {
             Box::pin(async move {
-                let good = claims(env.users[i], env.now());
+                let good = claims(env.users[i], env.sessions[i], env.now());
                 let mut bad = good.clone();
                 let map = bad.as_object_mut().expect("an object");
                 match defect {
@@ -975,7 +998,7 @@ fn subjects(kind: StoreKind) {
         cases_for(kind, 256),
         |env, (i, sub)| {
             Box::pin(async move {
-                let good = claims(env.users[i], env.now());
+                let good = claims(env.users[i], env.sessions[i], env.now());
                 let mut bad = good.clone();
                 bad["sub"] = sub_value(&sub, env.users[i]);
                 env.rejects(&proper(&good), env.users[i], &proper(&bad))
@@ -1040,7 +1063,7 @@ fn expiry_is_exact_by_the_injected_clock() {
             let clock = ManualClock::new(start);
             let lifetime = Duration::minutes(i64::from(minutes));
             let tokens = jwt(SECRET, &[], lifetime, &clock);
-            let issued = tokens.issue(uid(42));
+            let issued = tokens.issue(uid(42), sid(3));
             let exp = (start + lifetime).unix_timestamp();
             if issued.expires_in != lifetime.whole_seconds() {
                 return Err(format!("expires_in {} for {lifetime}", issued.expires_in));
@@ -1128,7 +1151,7 @@ fn previous_keys_verify_while_configured() {
         |(new, old, others, at)| {
             let clock = harness::whole_second_clock();
             let life = Duration::minutes(30);
-            let issued = jwt(&old, &[], life, &clock).issue(uid(7));
+            let issued = jwt(&old, &[], life, &clock).issue(uid(7), sid(1));
             let mut with_old = others.clone();
             with_old.insert(at.min(others.len()), old.clone());
             let rotated = jwt(&new, &with_old, life, &clock);
@@ -1139,7 +1162,7 @@ fn previous_keys_verify_while_configured() {
             // that key's kid: missing, empty, unknown or another
             // configured key's kid, and it does not.
             let c = json!({
-                "sub": "7", "iat": clock.now().unix_timestamp(),
+                "sub": "7", "sid": "1", "iat": clock.now().unix_timestamp(),
                 "exp": clock.now().unix_timestamp() + 60, "jti": "k",
             });
             let named = forge(
@@ -1166,7 +1189,7 @@ fn previous_keys_verify_while_configured() {
                 return Err("a removed key's token still verifies".into());
             }
             // The newest key signs, and names itself.
-            let fresh = rotated.issue(uid(8));
+            let fresh = rotated.issue(uid(8), sid(2));
             let kid = jsonwebtoken::decode_header(&fresh.token)
                 .map_err(|e| e.to_string())?
                 .kid;
@@ -1212,17 +1235,21 @@ const NEW_KEY: &str = "the-new-key-0123456789abcdef-0123";
 /// entries), and not once it is dropped. On Postgres the services share
 /// the database, as instances do across a restart.
 fn rotation(kind: StoreKind) {
-    with_store(kind, "rotation", |rt, store| {
+    with_store(kind, |rt, store| {
         rt.block_on(async {
             let clock = harness::whole_second_clock();
             let mut config = harness::config(store);
             config.jwt_secret = Some(NEW_KEY.into());
             config.jwt_previous_secrets =
                 vec![" ".into(), " the-old-key ".into(), String::new().into()];
-            let rotated = build(store, &config, &clock).await;
-            let user = ensure_user(&rotated, 1).await;
+            let (rotated, ports) = build(store, &config, &clock).await;
+            let user = ensure_user(&ports, &rotated, 1).await;
             let life = Duration::minutes(30);
-            let old_token = jwt("the-old-key", &[], life, &clock).issue(uid(user)).token;
+            // A session to name: the old key's token is for it.
+            let session = sid(sid_of(&login(&rotated, 1).await));
+            let old_token = jwt("the-old-key", &[], life, &clock)
+                .issue(uid(user), session)
+                .token;
             let who = rotated
                 .authenticate(&old_token)
                 .await
@@ -1237,11 +1264,13 @@ fn rotation(kind: StoreKind) {
             assert_eq!(kid, Some(key_id(NEW_KEY)), "signed with the newest key");
 
             config.jwt_previous_secrets = Vec::new();
-            let dropped = app::build_service(&config, Arc::new(clock.clone()))
-                .await
-                .expect("builds");
-            let user = ensure_user(&dropped, 1).await;
-            let old_token = jwt("the-old-key", &[], life, &clock).issue(uid(user)).token;
+            // Over the same database, not emptied: another instance.
+            let (dropped, ports) = build_over(&config, &clock).await;
+            let user = ensure_user(&ports, &dropped, 1).await;
+            let session = sid(sid_of(&login(&dropped, 1).await));
+            let old_token = jwt("the-old-key", &[], life, &clock)
+                .issue(uid(user), session)
+                .token;
             assert!(
                 matches!(
                     dropped.authenticate(&old_token).await,
@@ -1299,7 +1328,7 @@ struct Issued {
 }
 
 fn revocation(kind: StoreKind) {
-    with_store(kind, "revocation", |rt, store| {
+    with_store(kind, |rt, store| {
         check_property(
             &format!(
                 "revoked tokens never authenticate again on {}",

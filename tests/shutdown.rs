@@ -2,39 +2,20 @@
 //! finish with their normal answers, new connections are refused, and the
 //! process exits 0 within a bounded time.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Starts the binary on a free port and returns it with its address, read
-/// from the "listening on" line it logs when ready.
+/// Starts the binary on a free port with bcrypt at `cost` and a
+/// start-up admin; the child and its address.
 fn start(cost: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posts-api"))
-        .env_clear()
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("BCRYPT_COST", cost)
-        .env("ADMIN_EMAIL", "admin@example.com")
-        .env("ADMIN_PASSWORD", "admin-password")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("a ready line before EOF")
-            .expect("utf-8 log line");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    // Keep draining the log so the process never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    support::binary::start(&[
+        ("BCRYPT_COST", cost),
+        ("ADMIN_EMAIL", "admin@example.com"),
+        ("ADMIN_PASSWORD", "admin-password"),
+        ("RUST_LOG", "info"),
+    ])
 }
 
 fn sigterm(child: &std::process::Child) {

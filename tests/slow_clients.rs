@@ -7,8 +7,9 @@
 //! Timeouts are configured small (1 to 4 s) to keep each test short; the
 //! bounds asserted are generous.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,30 +29,12 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on a free port with these settings, and waits for
-/// its ready line.
+/// Starts the binary on a free port with these settings (on top of
+/// bcrypt cost 4 and `info` logs), and waits for its ready line.
 fn start(settings: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posts-api"))
-        .env_clear()
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("BCRYPT_COST", "4")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .envs(settings.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("a ready line").expect("utf-8 log");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    // Keep draining the log so the process never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let mut env = vec![("BCRYPT_COST", "4"), ("RUST_LOG", "info")];
+    env.extend_from_slice(settings);
+    let (child, addr) = support::binary::start(&env);
     Server { child, addr }
 }
 

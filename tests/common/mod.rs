@@ -7,12 +7,15 @@
 //! [`store_tests!`] turns plain `async fn name(app: TestApp)` functions into
 //! `memory::name` and `postgres::name` test cases, so every behaviour is
 //! written once and runs on both stores. The Postgres variant gets a fresh
-//! database per test, created from `DATABASE_URL`; without `DATABASE_URL` it
-//! prints "skipped: DATABASE_URL not set" and passes, unless
-//! `REQUIRE_POSTGRES=1`, when it fails.
+//! database per test from `tests/support/db.rs`, which also decides the
+//! skip: without `DATABASE_URL` it prints "skipped: DATABASE_URL not set"
+//! and passes, unless `REQUIRE_POSTGRES=1`, when it fails.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -30,6 +33,7 @@ use posts_api::config::{Config, StoreKind};
 pub use reqwest::{Method, StatusCode, header::HeaderMap};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use support::db::TestDb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -119,7 +123,7 @@ where
     // dropped; dropping the app at the end of the test stops its server.
     let outcome = tokio::spawn(test(app)).await;
     if let Some(db) = database {
-        db.drop_best_effort().await;
+        db.drop().await;
     }
     if let Err(e) = outcome {
         match e.try_into_panic() {
@@ -127,83 +131,6 @@ where
             Err(e) => panic!("the test task did not finish: {e}"),
         }
     }
-}
-
-/// A fresh Postgres database for one test.
-#[derive(Debug, Clone)]
-pub struct TestDatabase {
-    /// The server URL the database was created from.
-    pub admin_url: String,
-    /// The database's name.
-    pub name: String,
-    /// The URL of the database itself.
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// `DATABASE_URL`, or `None` (after saying so) when it is not set and
-    /// `REQUIRE_POSTGRES` is not `1`.
-    fn server_url() -> Option<String> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                    "REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
-                );
-                println!("skipped: DATABASE_URL not set");
-                None
-            }
-        }
-    }
-
-    /// Creates `posts_test_<uuid>` on the server at `DATABASE_URL`.
-    async fn create() -> Option<Self> {
-        let admin_url = Self::server_url()?;
-        let name = format!("posts_test_{}", uuid::Uuid::new_v4().simple());
-        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"));
-        let connection = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        drop(client);
-        let _ = connection.await;
-        let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// Drops the database, ignoring failures.
-    async fn drop_best_effort(&self) {
-        let Ok((client, connection)) =
-            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
-        else {
-            return;
-        };
-        let connection = tokio::spawn(connection);
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = client.batch_execute(&sql).await;
-        drop(client);
-        let _ = connection.await;
-    }
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let start = url
-        .find("://")
-        .map(|i| i + 3)
-        .expect("DATABASE_URL must be a URL, e.g. postgres://postgres@127.0.0.1:5432/posts");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = location.split('/').next().unwrap_or(location);
-    format!("{}{authority}/{database}{query}", &url[..start])
 }
 
 /// A running service and a client for it.
@@ -222,9 +149,12 @@ pub struct TestApp {
     pub config: Config,
     /// The store behind it.
     pub store: StoreKind,
-    database: Option<TestDatabase>,
+    database: Option<TestDb>,
     running: Option<RunningApp>,
     next_user: Arc<AtomicUsize>,
+    /// The session of each user's latest login through [`Self::login_ok`]:
+    /// forged claims name it, so that only what a test changes is wrong.
+    sessions: Arc<std::sync::Mutex<std::collections::HashMap<i64, i64>>>,
 }
 
 /// A registered, logged-in user.
@@ -252,41 +182,27 @@ impl TestApp {
     pub async fn spawn_with(store: StoreKind, tweak: Tweak) -> Option<Self> {
         let database = match store {
             StoreKind::Memory => None,
-            StoreKind::Postgres => Some(TestDatabase::create().await?),
+            StoreKind::Postgres => Some(TestDb::create().await?),
         };
         let mut config = Config {
-            store,
-            database_url: database.as_ref().map(|db| db.url.as_str().into()),
-            bind_addr: "127.0.0.1:0".into(),
-            jwt_secret: Some(SECRET.into()),
-            bcrypt_cost: 4,
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
-            rust_log: "warn".into(),
-            ..Config::default()
+            ..support::config(store, database.as_ref().map(|db| db.url.clone()), SECRET)
         };
         tweak(&mut config);
-        // A whole second, so that `exp` (whole seconds) is exactly reachable.
-        let start = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .expect("0 ns is valid");
-        let clock = ManualClock::new(start);
+        let clock = support::whole_second_clock();
         let running = match app::start(&config, Arc::new(clock.clone())).await {
             Ok(running) => running,
             Err(e) => {
                 if let Some(db) = &database {
-                    db.drop_best_effort().await;
+                    db.drop().await;
                 }
                 panic!("the app did not start on {store:?}: {e}");
             }
         };
         let addr = running.addr();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(StdDuration::from_secs(60))
-            .build()
-            .expect("reqwest client");
+        // No redirects: a test asserts the answer itself.
+        let client = support::http_client(reqwest::redirect::Policy::none());
         Some(Self {
             base: format!("http://{addr}"),
             addr,
@@ -302,6 +218,7 @@ impl TestApp {
             database,
             running: Some(running),
             next_user: Arc::new(AtomicUsize::new(1)),
+            sessions: Arc::default(),
         })
     }
 
@@ -343,6 +260,7 @@ impl TestApp {
             database: None,
             running: Some(running),
             next_user: self.next_user.clone(),
+            sessions: self.sessions.clone(),
         })
     }
 
@@ -467,10 +385,20 @@ impl TestApp {
     /// Logs in (form), which must succeed; the access token.
     pub async fn login_ok(&self, email: &str, password: &str) -> String {
         let body = self.login(email, password).await.json_status(200);
-        body["access_token"]
+        let token = body["access_token"]
             .as_str()
             .unwrap_or_else(|| panic!("no access_token in {body}"))
-            .to_owned()
+            .to_owned();
+        let (_, claims) = decode_unverified(&token);
+        let id = |name: &str| -> i64 {
+            claims[name]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.insert(id("sub"), id("sid"));
+        token
     }
 
     /// Registers `<name>-<n>@example.com` with [`PASSWORD`] and logs in.
@@ -572,8 +500,11 @@ impl TestApp {
 
     /// Claims for `user_id` that the service would issue now.
     pub fn claims(&self, user_id: i64) -> Value {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let session = sessions.get(&user_id).copied().unwrap_or(1);
         json!({
             "sub": user_id.to_string(),
+            "sid": session.to_string(),
             "iat": self.now(),
             "exp": self.now() + 1800,
             "jti": uuid::Uuid::new_v4().simple().to_string(),
@@ -687,11 +618,7 @@ pub fn assert_timestamp(value: &Value) {
 /// Asserts the exact shape of a `UserOut`.
 #[track_caller]
 pub fn assert_user_out(user: &Value) {
-    assert_eq!(
-        keys(user),
-        set(&["id", "email", "role", "created_at"]),
-        "UserOut: {user}"
-    );
+    assert_eq!(keys(user), set(support::USER_FIELDS), "UserOut: {user}");
     assert!(
         user["id"].as_i64().is_some_and(|id| id > 0),
         "positive id: {user}"
@@ -707,20 +634,7 @@ pub fn assert_user_out(user: &Value) {
 /// Asserts the exact shape of a `Post`.
 #[track_caller]
 pub fn assert_post(post: &Value) {
-    assert_eq!(
-        keys(post),
-        set(&[
-            "id",
-            "title",
-            "content",
-            "published",
-            "created_at",
-            "owner_id",
-            "owner",
-            "votes"
-        ]),
-        "Post: {post}"
-    );
+    assert_eq!(keys(post), set(support::POST_FIELDS), "Post: {post}");
     assert!(
         post["id"].as_i64().is_some_and(|id| id > 0),
         "positive id: {post}"

@@ -3,7 +3,8 @@
 //!
 //! Also the plumbing the property tests share: the test configuration,
 //! the store parameter (memory, or a fresh Postgres database per test run
-//! made from `DATABASE_URL`), `PROPTEST_CASES`, and a proptest runner that
+//! from `tests/support/db.rs`), the service and its ports built side by
+//! side, `PROPTEST_CASES`, and a proptest runner that
 //! persists regressions under `proptest-regressions/` and prints the
 //! shrunk script with its trace.
 
@@ -16,17 +17,18 @@ use posts_api::app;
 use posts_api::config::{Config, StoreKind};
 use posts_api::domain::policy::Visibility;
 use posts_api::domain::{EmailAddress, Page, Password, PostFilter, PostId, PostView, User, UserId};
-use posts_api::ports::Clock;
+use posts_api::ports::{Clock, Ports};
 use posts_api::service::Service;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{
     Config as ProptestConfig, FileFailurePersistence, TestCaseError, TestError, TestRunner,
 };
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::ops::{Op, SLOTS, Script, Who, slot_name};
 use super::outcome::{Action, Outcome, PostOut, UserOut};
 use super::reference::{ADMIN_EMAIL, ADMIN_PASSWORD, Model};
+use super::support::db::TestDb;
 
 /// The signing key of every app the property tests start.
 pub const SECRET: &str = "prop-test-secret-0123456789abcdef";
@@ -53,85 +55,7 @@ pub fn scaled_cases(default: u32, divisor: u32) -> u32 {
     }
 }
 
-/// A multi-threaded runtime (bcrypt runs on its blocking pool).
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-/// A fresh Postgres database for one test run.
-#[derive(Debug, Clone)]
-pub struct TestDb {
-    admin_url: String,
-    name: String,
-    /// The URL of the fresh database.
-    pub url: String,
-}
-
-impl TestDb {
-    /// Creates `posts_prop_<uuid>` on the server at `DATABASE_URL`. Without
-    /// `DATABASE_URL` prints "skipped" and returns `None`, unless
-    /// `REQUIRE_POSTGRES=1`, when it panics.
-    pub async fn create(test: &str) -> Option<Self> {
-        let admin_url = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                assert!(
-                    std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                    "{test}: REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
-                );
-                println!("{test}: skipped: DATABASE_URL not set");
-                return None;
-            }
-        };
-        let name = format!("posts_prop_{}", uuid::Uuid::new_v4().simple());
-        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("{test}: cannot connect to DATABASE_URL: {e}"));
-        let connection = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("{test}: cannot create database {name}: {e}"));
-        drop(client);
-        let _ = connection.await;
-        let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// Drops the database, ignoring failures.
-    pub async fn drop_best_effort(&self) {
-        let Ok((client, connection)) =
-            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
-        else {
-            return;
-        };
-        let connection = tokio::spawn(connection);
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = client.batch_execute(&sql).await;
-        drop(client);
-        let _ = connection.await;
-    }
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let start = url
-        .find("://")
-        .map(|i| i + 3)
-        .expect("DATABASE_URL must be a URL, e.g. postgres://postgres@127.0.0.1:5432/posts");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = location.split('/').next().unwrap_or(location);
-    format!("{}{authority}/{database}{query}", &url[..start])
-}
+pub use super::support::{runtime, whole_second_clock};
 
 /// Which store a run uses.
 #[derive(Debug, Clone)]
@@ -153,24 +77,21 @@ impl Store {
 }
 
 /// Runs `test` on `kind`: at once for memory; for Postgres in a fresh
-/// database (dropped afterwards, also when the test fails), or not at all
-/// when `DATABASE_URL` is unset (see [`TestDb::create`]).
-pub fn with_store(
-    kind: StoreKind,
-    test_name: &str,
-    test: impl FnOnce(&tokio::runtime::Runtime, &Store),
-) {
+/// `posts_prop_<uuid>` database (dropped afterwards, also when the test
+/// fails), or not at all when `DATABASE_URL` is unset (see
+/// `tests/support/db.rs`).
+pub fn with_store(kind: StoreKind, test: impl FnOnce(&tokio::runtime::Runtime, &Store)) {
     let rt = runtime();
     let store = match kind {
         StoreKind::Memory => Store::Memory,
-        StoreKind::Postgres => match rt.block_on(TestDb::create(test_name)) {
+        StoreKind::Postgres => match rt.block_on(TestDb::create_with_prefix("posts_prop")) {
             Some(db) => Store::Postgres(db),
             None => return,
         },
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&rt, &store)));
     if let Store::Postgres(db) = &store {
-        rt.block_on(db.drop_best_effort());
+        rt.block_on(db.drop());
     }
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
@@ -186,63 +107,65 @@ pub fn config(store: &Store) -> Config {
         Store::Postgres(db) => (StoreKind::Postgres, Some(db.url.clone())),
     };
     Config {
-        store: kind,
-        database_url: database_url.map(Into::into),
-        bind_addr: "127.0.0.1:0".into(),
-        jwt_secret: Some(SECRET.into()),
         access_token_expire_minutes: LIFETIME_MINUTES,
-        bcrypt_cost: 4,
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         login_max_failures: 0,
         login_max_failures_per_addr: 0,
-        rust_log: "warn".into(),
-        ..Config::default()
+        ..super::support::config(kind, database_url, SECRET)
     }
 }
 
-/// A manual clock at the current whole second, so that `exp` (whole
-/// seconds) is reached exactly by whole-second steps.
-pub fn whole_second_clock() -> ManualClock {
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid");
-    ManualClock::new(now)
-}
-
-/// Builds the service for one case; on Postgres, empties the database first
-/// (see [`reset`]).
-pub async fn build(store: &Store, config: &Config, clock: &ManualClock) -> Service {
-    let service = app::build_service(config, Arc::new(clock.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("the service did not build on {}: {e}", store.name()));
+/// Builds the ports and the service over them for one case, and runs
+/// [`reset`]. The ports come back beside the service: the invariants read
+/// the store through them, and a test may wrap one before building a
+/// service of its own.
+pub async fn build(store: &Store, config: &Config, clock: &ManualClock) -> (Service, Ports) {
+    let (service, ports) = build_parts(config, clock).await;
     reset(store, &service).await;
-    service
+    (service, ports)
 }
 
-/// On Postgres, empties the database of an earlier case (every user,
-/// with posts, votes and revocations by cascade; ids go on growing) and
-/// recreates the start-up admin; nothing on memory (a fresh store per
-/// case). SQL, not the store: the store keeps its last admin.
+/// [`build`] over the store as it is (another instance on the same
+/// database): the ports, the service and the start-up admin, as
+/// `app::build_service` builds them.
+pub async fn build_over(config: &Config, clock: &ManualClock) -> (Service, Ports) {
+    let (service, ports) = build_parts(config, clock).await;
+    ensure_admin(&service).await;
+    (service, ports)
+}
+
+/// The ports from `app::build_ports` and a service over a clone of them.
+async fn build_parts(config: &Config, clock: &ManualClock) -> (Service, Ports) {
+    let ports = app::build_ports(config, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("the ports did not build on {:?}: {e}", config.store));
+    (Service::new(ports.clone()), ports)
+}
+
+/// Empties the database of an earlier case on Postgres (every user, with
+/// posts, votes and revocations by cascade; ids go on growing; SQL, not
+/// the store, which keeps its last admin), then makes the start-up admin;
+/// on memory (a fresh store per case) only the admin.
 pub async fn reset(store: &Store, service: &Service) {
     if let Store::Postgres(db) = store {
-        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        db.client()
             .await
-            .expect("connecting to reset");
-        let connection = tokio::spawn(connection);
-        client
             .batch_execute("TRUNCATE users CASCADE")
             .await
             .expect("emptying the database");
-        drop(client);
-        let _ = connection.await;
-        let email = EmailAddress::parse(ADMIN_EMAIL).expect("admin email");
-        let password = Password::parse(ADMIN_PASSWORD).expect("admin password");
-        service
-            .ensure_admin(email, password)
-            .await
-            .expect("recreating the start-up admin");
     }
+    ensure_admin(service).await;
+}
+
+/// The start-up admin of [`config`], as the app makes it at start-up.
+async fn ensure_admin(service: &Service) {
+    let email = EmailAddress::parse(ADMIN_EMAIL).expect("admin email");
+    let password = Password::parse(ADMIN_PASSWORD).expect("admin password");
+    service
+        .ensure_admin(email, password)
+        .await
+        .expect("making the start-up admin");
 }
 
 /// A user as the outcome shows it.
@@ -270,9 +193,9 @@ pub fn post_out(p: &PostView) -> PostOut {
 /// A way to apply actions to the application.
 #[allow(async_fn_in_trait)]
 pub trait Driver {
-    /// The service behind it: the invariants read the store through its
-    /// ports, the ground truth whatever the driver.
-    fn service(&self) -> &Service;
+    /// The ports under the service: the invariants read the store
+    /// through them, the ground truth whatever the driver.
+    fn ports(&self) -> &Ports;
     /// The injected clock.
     fn clock(&self) -> &ManualClock;
     /// Applies one action.
@@ -496,7 +419,7 @@ impl Run {
     /// the model's voters give), read as two whole lists, so that it is
     /// cheap enough to run after every step.
     async fn store_matches<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
-        let ports = d.service().ports();
+        let ports = d.ports();
         let all = Page::new(100, 0).expect("a valid page");
         let got: Vec<UserOut> = match ports.users.list(all).await {
             Ok(users) => users.iter().map(user_out).collect(),
@@ -555,7 +478,7 @@ impl Run {
     /// Every user and post the model ever saw, read one by one: the live
     /// ones as the model has them, the deleted ones gone.
     async fn store_matches_by_id<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
-        let ports = d.service().ports();
+        let ports = d.ports();
         for u in &self.model.users {
             let id = UserId::new(u.id).expect("a positive id");
             let got = match ports.users.get(id).await {
@@ -662,7 +585,7 @@ const SETUP: &[Op] = &[
 /// the model and the invariants after each; `Err` carries the failure and
 /// the trace of what ran.
 pub async fn run_script<D: Driver>(d: &mut D, script: &Script) -> Result<(), String> {
-    let ports = d.service().ports();
+    let ports = d.ports();
     let email = EmailAddress::parse(ADMIN_EMAIL).expect("admin email");
     let admin = match ports.users.get_credentials(&email).await {
         Ok(Some((user, _))) => user_out(&user),

@@ -13,6 +13,7 @@
 //! - [`harness`]: runs a script against a [`harness::Driver`] (the service
 //!   through its ports, or HTTP), checking each step and the invariants
 //!   after it, on the memory store or a fresh Postgres database.
+//! - [`support`]: `tests/support`, the plumbing every kind of test shares.
 
 // Each test binary uses a different part of the model.
 #![allow(dead_code)]
@@ -21,3 +22,5 @@ pub mod harness;
 pub mod ops;
 pub mod outcome;
 pub mod reference;
+#[path = "../support/mod.rs"]
+pub mod support;

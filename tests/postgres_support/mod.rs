@@ -1,14 +1,24 @@
-//! Helpers for the Postgres-only tests (`tests/postgres_*.rs`): a fresh
-//! database per test on the server at `DATABASE_URL`, the store or the
-//! whole app over it, and a small HTTP client.
+//! Helpers for the Postgres-only tests (`tests/postgres_*.rs`): the store
+//! or the whole app over a fresh database, a small HTTP client, and a
+//! fault proxy.
 //!
-//! Without `DATABASE_URL` the tests print "skipped" and pass, unless
-//! `REQUIRE_POSTGRES=1`, when they fail (as in `tests/common`).
+//! The fresh database and the skip rule are `tests/support/db.rs`'s
+//! ([`TestDb`]): without `DATABASE_URL` the tests print "skipped" and
+//! pass, unless `REQUIRE_POSTGRES=1`, when they fail.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 pub mod proxy;
+#[path = "../support/mod.rs"]
+mod support;
+
+pub use support::db::TestDb;
+/// A manual clock at the current whole second (the store keeps
+/// microseconds, so times read back compare equal).
+// Like the helpers below, unused by some of the test binaries.
+#[allow(unused_imports)]
+pub use support::whole_second_clock as clock;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,89 +32,11 @@ use posts_api::domain::{
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 /// The signing key of every app started here.
 pub const SECRET: &str = "postgres-tests-secret-0123456789abcdef";
 /// The password users register with.
 pub const PASSWORD: &str = "correct horse battery";
-
-/// A fresh database on the test server, dropped by [`TestDb::drop`].
-#[derive(Debug, Clone)]
-pub struct TestDb {
-    /// The server's URL (`DATABASE_URL`).
-    pub admin_url: String,
-    /// The database's name.
-    pub name: String,
-    /// The database's URL.
-    pub url: String,
-}
-
-impl TestDb {
-    /// Creates `posts_test_<uuid>`; `None` (skip) without `DATABASE_URL`.
-    pub async fn create() -> Option<Self> {
-        let admin_url = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                assert!(
-                    std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                    "REQUIRE_POSTGRES=1 but DATABASE_URL is not set"
-                );
-                println!("skipped: DATABASE_URL not set");
-                return None;
-            }
-        };
-        let name = format!("posts_test_{}", uuid::Uuid::new_v4().simple());
-        let client = connect(&admin_url).await;
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    /// A direct connection to this database.
-    pub async fn client(&self) -> tokio_postgres::Client {
-        connect(&self.url).await
-    }
-
-    /// Drops the database (disconnecting everyone), ignoring failures.
-    pub async fn drop(self) {
-        let client = connect(&self.admin_url).await;
-        let _ = client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-    }
-}
-
-/// A connection to `url` whose driver task runs in the background.
-pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"));
-    tokio::spawn(connection);
-    client
-}
-
-/// `url` with its database name replaced by `database`.
-pub fn with_database(url: &str, database: &str) -> String {
-    let start = url
-        .find("://")
-        .map(|i| i + 3)
-        .expect("DATABASE_URL must be a postgres:// URL");
-    let rest = &url[start..];
-    let (location, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let authority = location.split('/').next().unwrap_or(location);
-    format!("{}{authority}/{database}{query}", &url[..start])
-}
 
 /// The TCP address of the server at `url` (for the fault proxy).
 pub fn server_addr(url: &str) -> std::net::SocketAddr {
@@ -162,14 +94,6 @@ pub fn new_post(owner: UserId, title: &str, published: bool) -> NewPost {
     }
 }
 
-/// A manual clock at the current second (the store keeps microseconds).
-pub fn clock() -> ManualClock {
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid");
-    ManualClock::new(now)
-}
-
 /// Store settings for `url` with a short timeout.
 pub fn settings(url: &str) -> PgSettings {
     PgSettings {
@@ -201,15 +125,9 @@ pub async fn start_app(url: &str) -> RunningApp {
 /// The configuration of the test apps on Postgres at `url`.
 fn config(url: &str) -> Config {
     Config {
-        store: StoreKind::Postgres,
-        database_url: Some(url.into()),
         database_pool_size: 4,
         database_timeout_seconds: 2,
-        bind_addr: "127.0.0.1:0".into(),
-        jwt_secret: Some(SECRET.into()),
-        bcrypt_cost: 4,
-        rust_log: "warn".into(),
-        ..Config::default()
+        ..support::config(StoreKind::Postgres, Some(url.to_owned()), SECRET)
     }
 }
 
@@ -237,11 +155,8 @@ pub struct Http {
 impl Http {
     /// A client for the app at `running`.
     pub fn new(running: &RunningApp) -> Self {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client");
+        // Redirects followed (reqwest's default), as these tests always had.
+        let client = support::http_client(reqwest::redirect::Policy::default());
         Self {
             base: format!("http://{}", running.addr()),
             client,
@@ -299,16 +214,8 @@ impl Http {
 
     /// Logs `email` in (must succeed); the token.
     pub async fn login(&self, email: &str) -> String {
-        let form = [("username", email), ("password", PASSWORD)];
-        let response = self
-            .client
-            .post(format!("{}/login", self.base))
-            .form(&form)
-            .send()
-            .await
-            .expect("a login response");
-        assert_eq!(response.status(), StatusCode::OK, "login {email}");
-        let body: Value = response.json().await.expect("a JSON login body");
+        let (status, _, body) = self.try_login(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
         body["access_token"]
             .as_str()
             .expect("an access token")
