@@ -167,9 +167,12 @@ pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
     let metrics = metrics::Metrics::with_pool(service.ports().pool.clone());
     let exporter = metrics.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(&openapi_json()));
-    Route::new()
+    let app = Route::new()
         .nest("/docs", docs)
-        .at("/openapi.json", make_sync(|_| openapi_json_response()))
+        .at(
+            "/openapi.json",
+            docs::StaticBody::new("application/json", spec),
+        )
         .at("/metrics", make_sync(move |_| exporter.render()))
         .nest("/", api)
         .with(limits::BodyLimit(limits::MAX_BODY_BYTES))
@@ -179,12 +182,13 @@ pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
         .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
-        })
-        .with(observe::Observe {
-            metrics,
-            timeout: Duration::from_secs(config.request_timeout_seconds),
-            allow,
-        })
+        });
+    let observe = observe::Observe {
+        metrics,
+        timeout: Duration::from_secs(config.request_timeout_seconds),
+        allow,
+    };
+    observe::around(app, observe)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .boxed()
 }
