@@ -3,6 +3,7 @@
 
 mod allow;
 mod auth;
+mod docs;
 pub mod error;
 pub mod json;
 mod json_value;
@@ -163,10 +164,14 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
 /// The whole application as one endpoint.
 pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
     let api = openapi_service();
-    let docs = api.swagger_ui();
+    let spec = api.spec();
+    let docs = docs::DocsPage {
+        index: docs::StaticBody::new("text/html; charset=utf-8", api.swagger_ui_html()),
+        rest: api.swagger_ui(),
+    };
     let metrics = metrics::Metrics::with_pool(service.ports().pool.clone());
     let exporter = metrics.clone();
-    let allow = Arc::new(allow::AllowTable::from_spec(&openapi_json()));
+    let allow = Arc::new(allow::AllowTable::from_spec(&spec));
     let app = Route::new()
         .nest("/docs", docs)
         .at(
@@ -191,12 +196,6 @@ pub fn endpoint(service: Service, config: &Config) -> BoxEndpoint<'static> {
     observe::around(app, observe)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .boxed()
-}
-
-fn openapi_json_response() -> poem::Response {
-    poem::Response::builder()
-        .content_type("application/json")
-        .body(openapi_json())
 }
 
 #[cfg(test)]
