@@ -1,10 +1,14 @@
 //! `/docs` (Swagger UI, a 1.6 MB page) and `/openapi.json`: fixed bodies,
 //! built once per endpoint, served gzip-compressed to clients that accept
-//! it (about 1/4 of the bytes) and as they are to the others. The gzip copy
-//! is made once, at the first request that asks for it, on the blocking
-//! pool; every later answer is the same shared bytes. This is cheaper per
-//! request than compressing each response, and lighter to build than
-//! poem's `compression` feature (see the report in the commit history).
+//! it and as they are to the others (`Vary: Accept-Encoding` on both).
+//! The gzip copy is made once, at the first request that asks for it, on the
+//! blocking pool; every later answer is the same shared bytes. Measured:
+//! `/docs` 1,661,311 bytes, 431,422 gzipped; `/openapi.json` 55,651 and
+//! 4,587. Cheaper per request than compressing each response, and lighter
+//! to build than poem's `compression` feature, which pulls async-compression
+//! with gzip, deflate, brotli and zstd (a C build); flate2 is five small
+//! pure-Rust crates. No brotli: one more large dependency for a page a
+//! browser fetches once.
 
 use std::sync::{Arc, OnceLock};
 
@@ -59,11 +63,11 @@ impl Endpoint for StaticBody {
             .content_type(self.content_type)
             .header(header::VARY, HeaderValue::from_static("accept-encoding"));
         let mut body = self.identity.clone();
-        if accepts_gzip(&req) {
-            if let Some(gz) = self.gzipped().await {
-                resp = resp.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                body = gz;
-            }
+        if accepts_gzip(&req)
+            && let Some(gz) = self.gzipped().await
+        {
+            resp = resp.header(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            body = gz;
         }
         Ok(resp.body(body))
     }
