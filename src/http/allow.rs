@@ -76,20 +76,28 @@ impl AllowTable {
             .map(|(_, _, template)| template.as_str())
     }
 
+    /// The documented template (`/posts/{id}`) a request path (`/posts/7`)
+    /// falls under, if any.
+    pub fn template_of_path(&self, path: &str) -> Option<&str> {
+        self.find(path, |_| false)
+            .map(|(_, _, template)| template.as_str())
+    }
+
     /// The route whose segments fit `path`; `is_param` says which segments
-    /// of `path` may only stand for a parameter.
+    /// of `path` may only stand for a parameter. Allocates nothing: it runs
+    /// on every request.
     fn find(
         &self,
         path: &str,
         is_param: impl Fn(&str) -> bool,
     ) -> Option<&(Vec<Segment>, String, String)> {
-        let parts: Vec<&str> = split(path).collect();
         self.routes.iter().find(|(segments, _, _)| {
-            segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| match s {
-                    Segment::Param => true,
-                    Segment::Literal(l) => l == p && !is_param(p),
-                })
+            let mut parts = split(path);
+            segments.iter().all(|s| match (s, parts.next()) {
+                (Segment::Param, Some(_)) => true,
+                (Segment::Literal(l), Some(p)) => l == p && !is_param(p),
+                (_, None) => false,
+            }) && parts.next().is_none()
         })
     }
 }

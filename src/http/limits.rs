@@ -51,8 +51,8 @@ pub fn is_too_large(mut err: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Whether a request's handler is waiting for body bytes from the client
 /// right now: a read of the body returned `Pending` and has not been
-/// answered yet. [`super::observe`] puts one in each request's data;
-/// [`BodyLimit`]'s stream keeps it current.
+/// answered yet. The deadline layer (`super::observe`) puts one in each
+/// request's data; [`BodyLimit`]'s stream keeps it current.
 #[derive(Debug, Clone, Default)]
 pub struct BodyWait(Arc<AtomicBool>);
 

@@ -3,6 +3,16 @@
 //! or tokens: the route is the template (`/posts/:id`). [`super::observe`]
 //! feeds them. With a database, the connection pool's gauges follow, read
 //! through the `PoolMonitor` port at each scrape.
+//!
+//! Hand-written, measured against `prometheus-client` 0.26 used the same
+//! way (`cargo bench --bench micro -- metrics/`, 2 shared cores): counting
+//! one request costs 301 ns here and 149 ns there. The difference is the
+//! three `String`s [`Metrics::observe`] allocates per call for its keys.
+//! Not switched yet: prometheus-client writes OpenMetrics, where a counter's
+//! `# HELP`/`# TYPE` lines name `http_requests`, not `http_requests_total`,
+//! and the text ends with `# EOF`, so scrapers and dashboards reading these
+//! lines would see a change. Either switch with that accepted, or look keys
+//! up borrowed before allocating.
 
 use std::fmt::Write as _;
 use std::sync::Arc;

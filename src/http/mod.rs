@@ -3,6 +3,7 @@
 
 mod allow;
 mod auth;
+mod docs;
 pub mod error;
 pub mod json;
 mod json_value;
@@ -186,13 +187,20 @@ pub fn endpoint(
     pool: Option<Arc<dyn PoolMonitor>>,
 ) -> BoxEndpoint<'static> {
     let api = openapi_service();
-    let docs = api.swagger_ui();
+    let spec = api.spec();
+    let docs = docs::DocsPage {
+        index: docs::StaticBody::new("text/html; charset=utf-8", api.swagger_ui_html()),
+        rest: api.swagger_ui(),
+    };
     let metrics = metrics::Metrics::with_pool(pool);
     let exporter = metrics.clone();
-    let allow = Arc::new(allow::AllowTable::from_spec(&openapi_json()));
-    Route::new()
+    let allow = Arc::new(allow::AllowTable::from_spec(&spec));
+    let app = Route::new()
         .nest("/docs", docs)
-        .at("/openapi.json", make_sync(|_| openapi_json_response()))
+        .at(
+            "/openapi.json",
+            docs::StaticBody::new("application/json", spec),
+        )
         .at("/metrics", make_sync(move |_| exporter.render()))
         .nest("/", api)
         .with(limits::BodyLimit(limits::MAX_BODY_BYTES))
@@ -202,20 +210,15 @@ pub fn endpoint(
         .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
-        })
-        .with(observe::Observe {
-            metrics,
-            timeout: Duration::from_secs(config.request_timeout_seconds),
-            allow,
-        })
+        });
+    let observe = observe::Observe {
+        metrics,
+        timeout: Duration::from_secs(config.request_timeout_seconds),
+        allow,
+    };
+    observe::around(app, observe)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .boxed()
-}
-
-fn openapi_json_response() -> poem::Response {
-    poem::Response::builder()
-        .content_type("application/json")
-        .body(openapi_json())
 }
 
 #[cfg(test)]

@@ -25,12 +25,6 @@ impl Service {
         Self { ports }
     }
 
-    /// The ports, for tests that check a store beside the service.
-    #[doc(hidden)]
-    pub fn ports(&self) -> &Ports {
-        &self.ports
-    }
-
     /// Whether the store answers now (a round trip on a database): the
     /// readiness check.
     ///

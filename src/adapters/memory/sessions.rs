@@ -46,12 +46,12 @@ pub(super) struct Tables {
 impl MemoryStore {
     /// Ends session `id` with its tokens; must hold `tables`.
     fn drop_session(&self, tables: &mut Tables, id: i64) {
-        if let Some((_, session)) = self.inner.sessions.remove(&id) {
-            if let Some(ids) = tables.by_user.get_mut(&session.user_id) {
-                ids.remove(&id);
-                if ids.is_empty() {
-                    tables.by_user.remove(&session.user_id);
-                }
+        if let Some((_, session)) = self.inner.sessions.remove(&id)
+            && let Some(ids) = tables.by_user.get_mut(&session.user_id)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                tables.by_user.remove(&session.user_id);
             }
         }
         for hash in tables.tokens.remove(&id).unwrap_or_default() {

@@ -1,0 +1,71 @@
+//! Metric and log labels drawn from a request: a fixed set of methods and
+//! the documented route templates, never anything a client wrote, so that
+//! no client can mint labels (or put an id, email or token in one).
+
+use poem::PathPattern;
+use poem::http::Method;
+
+use crate::http::allow::AllowTable;
+
+/// The methods the service serves, as labels; any other method is `other`.
+pub fn method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    }
+}
+
+/// Routes served outside the OpenAPI document, by poem's pattern (or its
+/// prefix: Swagger UI's page and files are all `/docs`).
+const UNDOCUMENTED_ROUTES: [&str; 3] = ["/docs", "/openapi.json", "/metrics"];
+
+/// The undocumented route `path` (a pattern or a request path) falls under.
+fn undocumented(path: &str) -> Option<&'static str> {
+    UNDOCUMENTED_ROUTES.into_iter().find(|r| {
+        path.strip_prefix(r)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// The route label of a response: the documented template (`/posts/{id}`)
+/// of the pattern poem matched, one of the undocumented routes, or
+/// `unmatched`. What the metrics and the access log use.
+pub fn route<'a>(allow: &'a AllowTable, pattern: Option<&'a PathPattern>) -> &'a str {
+    let Some(pattern) = pattern else {
+        return "unmatched";
+    };
+    allow
+        .template(&pattern.0)
+        .or_else(|| undocumented(&pattern.0))
+        .unwrap_or("unmatched")
+}
+
+/// The route label of a request path, before routing: what the request's
+/// span names (the route itself is only known once poem has matched it).
+pub fn route_of_path<'a>(allow: &'a AllowTable, path: &str) -> &'a str {
+    allow
+        .template_of_path(path)
+        .or_else(|| undocumented(path))
+        .unwrap_or("unmatched")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_templates_and_nothing_else() {
+        let table = AllowTable::from_spec(&crate::http::openapi_json());
+        assert_eq!(route_of_path(&table, "/posts/42"), "/posts/{id}");
+        assert_eq!(route_of_path(&table, "/docs"), "/docs");
+        assert_eq!(route_of_path(&table, "/docs/oauth-receiver.html"), "/docs");
+        assert_eq!(route_of_path(&table, "/docsx"), "unmatched");
+        assert_eq!(route_of_path(&table, "/alice@example.com"), "unmatched");
+    }
+}
