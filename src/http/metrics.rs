@@ -5,14 +5,13 @@
 //! through the `PoolMonitor` port at each scrape.
 //!
 //! Hand-written, measured against `prometheus-client` 0.26 used the same
-//! way (`cargo bench --bench micro -- metrics/`, 2 shared cores): counting
-//! one request costs 301 ns here and 149 ns there. The difference is the
-//! three `String`s [`Metrics::observe`] allocates per call for its keys.
-//! Not switched yet: prometheus-client writes OpenMetrics, where a counter's
-//! `# HELP`/`# TYPE` lines name `http_requests`, not `http_requests_total`,
-//! and the text ends with `# EOF`, so scrapers and dashboards reading these
-//! lines would see a change. Either switch with that accepted, or look keys
-//! up borrowed before allocating.
+//! way (`cargo bench --bench micro -- metrics/`): see `benches/RESULTS.md`.
+//! Counting keys its counters by route first (a `&str` look-up, no
+//! allocation once a route has been seen) and then by a `Copy` key of the
+//! method label and status. Kept rather than switched because
+//! prometheus-client writes OpenMetrics, where a counter's `# HELP`/`# TYPE`
+//! lines name `http_requests`, not `http_requests_total`, and the text ends
+//! with `# EOF`: scrapers and dashboards reading these lines would change.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -33,11 +32,40 @@ struct Histogram {
     sum_micros: AtomicU64,
 }
 
+/// One route's counters: requests by method label and status, latency.
+#[derive(Default)]
+struct RouteStats {
+    requests: DashMap<(&'static str, u16), AtomicU64>,
+    latency: Histogram,
+}
+
+impl RouteStats {
+    fn count(&self, method: &'static str, status: u16, seconds: f64) {
+        match self.requests.get(&(method, status)) {
+            Some(n) => n.fetch_add(1, Ordering::Relaxed),
+            None => self
+                .requests
+                .entry((method, status))
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed),
+        };
+        let hist = &self.latency;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                hist.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        hist.count.fetch_add(1, Ordering::Relaxed);
+        hist.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+}
+
 /// The counters, shared by the middleware and the `/metrics` endpoint.
 #[derive(Default, Clone)]
 pub struct Metrics {
-    requests: Arc<DashMap<(String, String, u16), AtomicU64>>,
-    latency: Arc<DashMap<String, Histogram>>,
+    /// By route label (bounded: the documented routes and a few more).
+    routes: Arc<DashMap<String, RouteStats>>,
     login_failures: Arc<AtomicU64>,
     login_throttled: Arc<AtomicU64>,
     /// The store's connection pool, if it has one.
@@ -63,22 +91,17 @@ impl Metrics {
         self.login_throttled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one answered request.
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let key = (method.to_owned(), route.to_owned(), status);
-        self.requests
-            .entry(key)
-            .or_default()
-            .fetch_add(1, Ordering::Relaxed);
-        let hist = self.latency.entry(route.to_owned()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                hist.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+    /// Counts one answered request; `method` and `route` are labels from
+    /// bounded sets (see `observe::labels`).
+    pub fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        match self.routes.get(route) {
+            Some(stats) => stats.count(method, status, seconds),
+            None => self
+                .routes
+                .entry(route.to_owned())
+                .or_default()
+                .count(method, status, seconds),
         }
-        hist.count.fetch_add(1, Ordering::Relaxed);
-        hist.sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     /// The text exposition format.
@@ -88,10 +111,20 @@ impl Metrics {
             "# HELP http_requests_total Requests answered, by method, route and status.\n",
         );
         out.push_str("# TYPE http_requests_total counter\n");
-        let mut rows: Vec<_> = self
-            .requests
+        let mut rows: Vec<((&str, String, u16), u64)> = self
+            .routes
             .iter()
-            .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
+            .flat_map(|route| {
+                route
+                    .requests
+                    .iter()
+                    .map(|e| {
+                        let (method, status) = *e.key();
+                        let n = e.value().load(Ordering::Relaxed);
+                        ((method, route.key().clone(), status), n)
+                    })
+                    .collect::<Vec<_>>()
+            })
             .collect();
         rows.sort();
         for ((method, route, status), n) in rows {
@@ -120,12 +153,13 @@ impl Metrics {
         );
         out.push_str("# HELP http_request_duration_seconds Request latency, by route.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        let mut routes: Vec<String> = self.latency.iter().map(|e| e.key().clone()).collect();
+        let mut routes: Vec<String> = self.routes.iter().map(|e| e.key().clone()).collect();
         routes.sort();
         for route in routes {
-            let Some(h) = self.latency.get(&route) else {
+            let Some(stats) = self.routes.get(&route) else {
                 continue;
             };
+            let h = &stats.latency;
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let n = h.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
