@@ -223,10 +223,10 @@ impl SessionStore for MemoryStore {
             .get(&user)
             .into_iter()
             .flatten()
-            .rev()
             .filter_map(|id| self.inner.sessions.get(id).map(|s| s.clone()))
             .filter(|s| s.is_active(now))
             .collect();
+        // Newest first; ids grow with time.
         found.sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
         Ok(found)
     }
