@@ -1,9 +1,10 @@
 //! The logs and metrics keep no secrets: the real binary, logging JSON at
 //! debug level, is taken through every route (successes and failures of
-//! registration, login, tokens, posts, votes and administration), and then
-//! everything it printed and everything `/metrics` shows is searched for
-//! the emails, passwords, tokens (whole or any segment), password hashes and
-//! `Authorization` headers it saw. Also checks the access log line itself:
+//! registration, login, tokens, refresh tokens and sessions, posts, votes
+//! and administration), and then everything it printed and everything
+//! `/metrics` shows is searched for the emails, passwords, tokens (whole or
+//! any segment), refresh tokens (issued, rotated, spent and presented
+//! again, or made up), password hashes and `Authorization` headers it saw. Also checks the access log line itself:
 //! one JSON object per request with method, route template, status, latency
 //! and request id.
 
@@ -18,6 +19,9 @@ const ADMIN_PASSWORD: &str = "admin-Secret-Pass-42";
 const EMAIL: &str = "Alice.Secret@Example.org";
 const PASSWORD: &str = "alice-Secret-Pass-17";
 const WRONG_PASSWORD: &str = "not-alice-Pass-99";
+const NEW_PASSWORD: &str = "alice-New-Secret-Pass-23";
+/// A refresh token nobody issued, presented anyway.
+const MADE_UP: &str = "made-up-Refresh-Secret-0123456789abcdef";
 
 /// The binary, logging JSON at debug level to a pipe, its log reader
 /// (past the ready line, which it also returns) and its base URL.
@@ -62,6 +66,8 @@ struct Session {
     base: String,
     /// Every token the service handed out.
     tokens: Vec<String>,
+    /// Every refresh token the service handed out.
+    refresh: Vec<String>,
 }
 
 impl Session {
@@ -97,11 +103,38 @@ impl Session {
             .expect("a response");
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        let token = body["access_token"].as_str().map(str::to_owned);
-        if let Some(t) = &token {
-            self.tokens.push(t.clone());
+        self.keep(&body);
+        (status, body["access_token"].as_str().map(str::to_owned))
+    }
+
+    /// Remembers the tokens of a token answer, if it is one.
+    fn keep(&mut self, body: &Value) {
+        if let Some(t) = body["access_token"].as_str() {
+            self.tokens.push(t.to_owned());
         }
-        (status, token)
+        if let Some(t) = body["refresh_token"].as_str() {
+            self.refresh.push(t.to_owned());
+        }
+    }
+
+    /// The refresh grant with `token`, as a form or as JSON: the status
+    /// and the new tokens (access, refresh), if any.
+    async fn refresh(&mut self, token: &str, json: bool) -> (StatusCode, Option<(String, String)>) {
+        let request = self.client.post(format!("{}/login", self.base));
+        let request = if json {
+            request.json(&json!({ "grant_type": "refresh_token", "refresh_token": token }))
+        } else {
+            request.form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        };
+        let response = request.send().await.expect("a response");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        self.keep(&body);
+        let pair = body["access_token"]
+            .as_str()
+            .zip(body["refresh_token"].as_str())
+            .map(|(a, r)| (a.to_owned(), r.to_owned()));
+        (status, pair)
     }
 }
 
@@ -113,6 +146,7 @@ async fn no_secret_reaches_a_log_line_or_a_metric_label() {
         client: Client::new(),
         base,
         tokens: Vec::new(),
+        refresh: Vec::new(),
     };
 
     // Registration: success, duplicate, invalid email, short password.
@@ -153,8 +187,8 @@ async fn no_secret_reaches_a_log_line_or_a_metric_label() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    s.tokens
-        .push(body["access_token"].as_str().expect("a token").to_owned());
+    assert!(body["refresh_token"].is_string(), "{body}");
+    s.keep(&body);
     let token = s.login(EMAIL, PASSWORD).await.1.expect("a token");
     let admin = s
         .login(ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -212,6 +246,88 @@ async fn no_secret_reaches_a_log_line_or_a_metric_label() {
         Some(json!({ "role": "admin" })),
     )
     .await;
+
+    // Sessions: refresh (form and JSON), reuse of a spent refresh token
+    // (which ends the session), a made-up one, listing, ending one,
+    // password changes (wrong and right), logout everywhere.
+    let (_, first) = s.login(EMAIL, PASSWORD).await;
+    let first = first.expect("a token");
+    let spent = s.refresh.last().expect("a refresh token").clone();
+    let (status, pair) = s.refresh(&spent, false).await;
+    assert_eq!(status, StatusCode::OK);
+    let (access, rotated) = pair.expect("new tokens");
+    let (status, pair) = s.refresh(&rotated, true).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, rotated) = pair.expect("new tokens");
+    for (token, json) in [
+        (&spent, false),
+        (&rotated, true),
+        (&MADE_UP.to_owned(), false),
+    ] {
+        assert_eq!(s.refresh(token, json).await.0, StatusCode::UNAUTHORIZED);
+    }
+    for dead in [&first, &access] {
+        assert_eq!(
+            s.send(Method::GET, "/profile", Some(dead), None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "reuse ended the session"
+        );
+    }
+    let (status, listed) = s.send(Method::GET, "/sessions", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let other = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|x| x["current"] == false)
+        .and_then(|x| x["id"].as_i64())
+        .expect("another session");
+    s.send(Method::GET, "/users/me", Some(&token), None).await;
+    s.send(
+        Method::DELETE,
+        &format!("/sessions/{other}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    let cur = s.login(EMAIL, PASSWORD).await.1.expect("a token");
+    let cur_refresh = s.refresh.last().expect("a refresh token").clone();
+    let change =
+        |current: &str| json!({ "current_password": current, "new_password": NEW_PASSWORD });
+    assert_eq!(
+        s.send(
+            Method::PUT,
+            "/users/me/password",
+            Some(&cur),
+            Some(change(WRONG_PASSWORD))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.send(
+            Method::PUT,
+            "/users/me/password",
+            Some(&cur),
+            Some(change(PASSWORD))
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, pair) = s.refresh(&cur_refresh, false).await;
+    let (status, _) = s.login(EMAIL, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let (refreshed, _) = pair.expect("the current session goes on");
+    assert_eq!(
+        s.send(Method::POST, "/logout/all", Some(&refreshed), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    // The user logs in again (for what follows).
+    let token = s.login(EMAIL, NEW_PASSWORD).await.1.expect("a token");
 
     // Bad, revoked and orphaned tokens.
     let tampered = format!("{}x", &token[..token.len() - 1]);
@@ -277,6 +393,8 @@ async fn no_secret_reaches_a_log_line_or_a_metric_label() {
         PASSWORD.into(),
         ADMIN_PASSWORD.into(),
         WRONG_PASSWORD.into(),
+        NEW_PASSWORD.into(),
+        MADE_UP.into(),
         "log-test-signing-key".into(),
         "$2b$".into(),
         "Bearer".into(),
@@ -286,6 +404,8 @@ async fn no_secret_reaches_a_log_line_or_a_metric_label() {
         // The payload and signature segments (the header is shared by all).
         secrets.extend(token.split('.').skip(1).map(str::to_owned));
     }
+    assert!(s.refresh.len() >= 6, "{} refresh tokens", s.refresh.len());
+    secrets.extend(s.refresh.iter().cloned());
     for (name, text) in [("the log", &log), ("/metrics", &metrics)] {
         for secret in &secrets {
             assert!(

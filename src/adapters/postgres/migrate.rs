@@ -14,11 +14,33 @@ const MIGRATION_LOCK: i64 = 0x706f_7374_732d_6170;
 /// session advisory lock meanwhile, so that instances starting together
 /// migrate one after the other instead of racing.
 pub(super) async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<String>, String> {
+    run_to(client, refinery::Target::Latest).await
+}
+
+/// Applies the migrations up to `version` included, and no further, on
+/// `client`; the names applied. For tests only: they build a database as
+/// an older release left it, to check that the service upgrades it (the
+/// service itself always migrates to the latest, [`run`]).
+pub async fn migrate_to(
+    client: &mut tokio_postgres::Client,
+    version: i32,
+) -> Result<Vec<String>, String> {
+    run_to(client, refinery::Target::Version(version)).await
+}
+
+/// [`run`], up to `target`.
+async fn run_to(
+    client: &mut tokio_postgres::Client,
+    target: refinery::Target,
+) -> Result<Vec<String>, String> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(|e| format!("cannot take the migration lock: {e}"))?;
-    let report = embedded::migrations::runner().run_async(client).await;
+    let report = embedded::migrations::runner()
+        .set_target(target)
+        .run_async(client)
+        .await;
     // The lock dies with the session anyway; unlocking keeps the pooled
     // connection clean.
     let unlocked = client

@@ -33,6 +33,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 pub use errors::ConnectError;
+#[doc(hidden)]
+pub use migrate::migrate_to;
 pub use pool::{PgSettings, mask_password};
 pub use throttle::PostgresThrottle;
 
