@@ -11,9 +11,9 @@
 
 mod model;
 
+use base64::Engine as _;
 use model::harness::{self, Driver, Store, build, check_script_property, run_script, with_store};
 use model::ops::Script;
-use base64::Engine as _;
 use model::outcome::{Action, AnyToken, Outcome, PostOut, SessionOut, UserOut};
 use model::sessions::USER_AGENT;
 use model::support::{POST_FIELDS, USER_FIELDS, http_client};
@@ -170,7 +170,11 @@ fn tokens_out(text_body: &str) -> Result<Outcome, String> {
     let claims = token
         .split('.')
         .nth(1)
-        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
         .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
         .ok_or_else(|| format!("not a JWT: {token}"))?;
     let session = text(&claims, "sid")?

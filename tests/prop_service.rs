@@ -12,7 +12,11 @@
 //! shrunk failures of the bugs the suite was validated against (planted
 //! one at a time: a non-owner updating, a demoted admin keeping the rights,
 //! a draft in another's list, a revoked token, 60 s of expiry leeway, a
-//! deleted user's vote still counted).
+//! deleted user's vote still counted; and for sessions: a spent refresh
+//! token accepted, reuse not ending the session, logout everywhere keeping
+//! the newest session, a password change ending the current session, a
+//! session accepted with another user's `sub`, the one-round-trip read
+//! ignoring an ended session).
 
 mod model;
 
@@ -31,10 +35,10 @@ use model::sessions::USER_AGENT;
 use posts_api::adapters::clock::ManualClock;
 use posts_api::config::StoreKind;
 use posts_api::domain::{
-    AuthError, EmailAddress, LoginError, NewPost, PasswordChangeError, Page, Password,
-    PostContent, PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError,
-    RefreshError, RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError,
-    UserError, UserId, VoteError,
+    AuthError, EmailAddress, LoginError, NewPost, Page, Password, PasswordChangeError, PostContent,
+    PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError, RefreshError,
+    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, UserError,
+    UserId, VoteError,
 };
 use posts_api::ports::{Ports, PostStore};
 use posts_api::service::{Caller, LoginOutcome, Service};
@@ -527,6 +531,57 @@ fn regression_deleted_voter_leaves_no_vote() {
         },
         Op::DeleteUser { who: U2, target: 2 },
     ]);
+}
+
+#[test]
+fn regression_spent_refresh_token_is_refused() {
+    replay(vec![
+        Op::Refresh(U1),
+        Op::Refresh(Who { slot: 1, back: 1 }),
+        Op::Profile(U1),
+    ]);
+}
+
+#[test]
+fn regression_two_refreshes_with_one_token_one_winner() {
+    replay(vec![Op::RefreshRace(ADMIN), Op::Refresh(ADMIN)]);
+}
+
+#[test]
+fn regression_logout_everywhere_ends_every_session() {
+    replay(vec![
+        Op::Login {
+            slot: 1,
+            wrong: false,
+            shout: false,
+        },
+        Op::LogoutAll(U1),
+    ]);
+}
+
+#[test]
+fn regression_password_change_keeps_the_current_session_only() {
+    replay(vec![
+        Op::Login {
+            slot: 1,
+            wrong: false,
+            shout: false,
+        },
+        Op::ChangePassword {
+            who: U1,
+            wrong: false,
+        },
+        Op::Login {
+            slot: 1,
+            wrong: true,
+            shout: false,
+        },
+    ]);
+}
+
+#[test]
+fn regression_ended_session_fails_the_one_round_trip_read() {
+    replay(vec![Op::Logout(U1), Op::Read { who: U1, post: 0 }]);
 }
 
 /// A posts store that fails every read while `failing` is set, and

@@ -342,10 +342,13 @@ impl Run {
     }
 
     /// After every step: the store holds what the model holds; every token
-    /// authenticates exactly when and as whom the model says (after the
-    /// last step, all of them; before, those not yet seen rejected for
-    /// good, or only each slot's latest if the driver says so); each slot
-    /// lists exactly what it may see, with the right vote counts.
+    /// authenticates exactly when and as whom the model says, through both
+    /// authentication paths (after the last step, all of them; before,
+    /// those not yet seen rejected for good, or only each slot's latest if
+    /// the driver says so); no token with another user's `sub` and an
+    /// active session's `sid` authenticates; each slot's `GET /sessions`
+    /// is the model's; each slot lists exactly what it may see, with the
+    /// right vote counts.
     async fn invariants<D: Driver>(
         &mut self,
         d: &mut D,

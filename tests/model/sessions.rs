@@ -113,7 +113,10 @@ impl Model {
                 );
                 (t.refresh.clone(), text)
             }
-            None => ("no-refresh-yet".to_owned(), format!("{name}[no refresh token]")),
+            None => (
+                "no-refresh-yet".to_owned(),
+                format!("{name}[no refresh token]"),
+            ),
         }
     }
 
@@ -131,7 +134,10 @@ impl Model {
             }
             Op::LogoutAll(who) => {
                 let (token, who) = self.actor(who);
-                (Action::LogoutAll { token }, format!("{who} logout everywhere"))
+                (
+                    Action::LogoutAll { token },
+                    format!("{who} logout everywhere"),
+                )
             }
             Op::EndSession { who, session } => {
                 let (token, who) = self.actor(who);
@@ -323,7 +329,10 @@ impl Model {
     /// Applies an action on sessions and accounts whose outcome matched.
     pub fn commit_session(&mut self, action: &Action, outcome: &Outcome, slot: Option<u8>) {
         let caller = action.token().and_then(|t| self.caller(t)).map(|u| u.id);
-        let current = action.token().and_then(|t| self.grant(t)).map(|t| t.session);
+        let current = action
+            .token()
+            .and_then(|t| self.grant(t))
+            .map(|t| t.session);
         match (action, outcome) {
             (Action::Refresh { .. }, Outcome::LoggedIn { .. }) => {
                 self.add_grant(slot.expect("a refresh names a slot"), outcome);
