@@ -11,9 +11,11 @@
 
 mod model;
 
+use base64::Engine as _;
 use model::harness::{self, Driver, Store, build, check_script_property, run_script, with_store};
 use model::ops::Script;
-use model::outcome::{Action, AnyToken, Outcome, PostOut, UserOut};
+use model::outcome::{Action, AnyToken, Outcome, PostOut, SessionOut, UserOut};
+use model::sessions::USER_AGENT;
 use model::support::{POST_FIELDS, USER_FIELDS, http_client};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::app::{self, RunningApp};
@@ -117,6 +119,76 @@ fn post_out(value: &Value) -> Result<PostOut, String> {
     })
 }
 
+/// A `SessionOut`, exactly.
+fn session_out(value: &Value) -> Result<SessionOut, String> {
+    has_exactly(
+        value,
+        &[
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "user_agent",
+            "current",
+        ],
+    )?;
+    let time = |name: &str| -> Result<i128, String> {
+        OffsetDateTime::parse(&text(value, name)?, &Rfc3339)
+            .map(OffsetDateTime::unix_timestamp_nanos)
+            .map_err(|e| format!("{name} is not RFC 3339 ({e}) in {value}"))
+    };
+    Ok(SessionOut {
+        id: int(value, "id")?,
+        created_at: time("created_at")?,
+        last_used_at: time("last_used_at")?,
+        expires_at: time("expires_at")?,
+        user_agent: field(value, "user_agent")?.as_str().map(str::to_owned),
+        current: field(value, "current")?
+            .as_bool()
+            .ok_or_else(|| format!("`current` is not a boolean in {value}"))?,
+    })
+}
+
+/// The token answer of a login or refresh, exactly; the session is the
+/// access token's `sid` claim.
+fn tokens_out(text_body: &str) -> Result<Outcome, String> {
+    let body = json_body(text_body)?;
+    has_exactly(
+        &body,
+        &[
+            "access_token",
+            "token_type",
+            "expires_in",
+            "refresh_token",
+            "refresh_expires_in",
+        ],
+    )?;
+    if body["token_type"] != "bearer" {
+        return Err(format!("token_type is not bearer: {body}"));
+    }
+    let token = text(&body, "access_token")?;
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .ok_or_else(|| format!("not a JWT: {token}"))?;
+    let session = text(&claims, "sid")?
+        .parse()
+        .map_err(|e| format!("sid is not an integer ({e}) in {claims}"))?;
+    Ok(Outcome::LoggedIn {
+        expires_in: int(&body, "expires_in")?,
+        token: AnyToken(token),
+        refresh: AnyToken(text(&body, "refresh_token")?),
+        refresh_expires_in: int(&body, "refresh_expires_in")?,
+        session,
+    })
+}
+
 fn list<T>(value: &Value, item: impl Fn(&Value) -> Result<T, String>) -> Result<Vec<T>, String> {
     value
         .as_array()
@@ -159,6 +231,8 @@ fn error_outcome(resp: &Resp) -> Outcome {
     match (resp.status, detail) {
         (401, "Could not validate credentials") => Outcome::BadToken,
         (401, "Invalid Credentials") => Outcome::BadCredentials,
+        (401, "Invalid refresh token") => Outcome::BadRefresh,
+        (403, "Current password is incorrect") => Outcome::WrongPassword,
         (403, "Not authorized to perform requested action") => Outcome::Forbidden,
         (404, "Vote does not exist") => Outcome::VoteNotFound,
         (404, d) => {
@@ -166,6 +240,8 @@ fn error_outcome(resp: &Resp) -> Outcome {
                 Outcome::PostNotFound(id)
             } else if let Some(id) = number_between(d, "User with id: ", " does not exist") {
                 Outcome::UserNotFound(id)
+            } else if let Some(id) = number_between(d, "Session with id: ", " does not exist") {
+                Outcome::SessionNotFound(id)
             } else {
                 resp.unexpected()
             }
@@ -262,6 +338,15 @@ fn post_body(title: &str, content: &str, published: Option<bool>) -> Value {
     body
 }
 
+impl HttpDriver {
+    /// The refresh grant, as the OAuth2 form.
+    async fn refresh(&self, refresh: &str) -> Outcome {
+        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+        let request = self.request(Method::POST, "/login", None).form(&form);
+        self.call(request, 200, tokens_out).await
+    }
+}
+
 impl Driver for HttpDriver {
     fn ports(&self) -> &Ports {
         &self.ports
@@ -292,26 +377,40 @@ impl Driver for HttpDriver {
                     ("username", email.as_str()),
                     ("password", password.as_str()),
                 ];
-                let request = self.request(Method::POST, "/login", None).form(&form);
+                let request = self
+                    .request(Method::POST, "/login", None)
+                    .header("user-agent", USER_AGENT)
+                    .form(&form);
+                self.call(request, 200, tokens_out).await
+            }
+            Action::Refresh { refresh } => self.refresh(refresh).await,
+            Action::RefreshRace { refresh } => {
+                let (a, b) = tokio::join!(self.refresh(refresh), self.refresh(refresh));
+                Outcome::race(a, b)
+            }
+            Action::LogoutAll { .. } => {
+                let request = self.request(Method::POST, "/logout/all", token);
+                self.call(request, 204, empty).await
+            }
+            Action::EndSession { id, .. } => {
+                let request = self.request(Method::DELETE, &format!("/sessions/{id}"), token);
+                self.call(request, 204, empty).await
+            }
+            Action::EndUserSessions { id, .. } => {
+                let path = format!("/users/{id}/sessions");
+                let request = self.request(Method::DELETE, &path, token);
+                self.call(request, 204, empty).await
+            }
+            Action::ChangePassword { current, new, .. } => {
+                let request = self
+                    .request(Method::PUT, "/users/me/password", token)
+                    .json(&json!({ "current_password": current, "new_password": new }));
+                self.call(request, 204, empty).await
+            }
+            Action::Sessions { .. } => {
+                let request = self.request(Method::GET, "/sessions", token);
                 self.call(request, 200, |t| {
-                    let body = json_body(t)?;
-                    has_exactly(
-                        &body,
-                        &[
-                            "access_token",
-                            "token_type",
-                            "expires_in",
-                            "refresh_token",
-                            "refresh_expires_in",
-                        ],
-                    )?;
-                    if body["token_type"] != "bearer" {
-                        return Err(format!("token_type is not bearer: {body}"));
-                    }
-                    Ok(Outcome::LoggedIn {
-                        expires_in: int(&body, "expires_in")?,
-                        token: AnyToken(text(&body, "access_token")?),
-                    })
+                    Ok(Outcome::Sessions(list(&json_body(t)?, session_out)?))
                 })
                 .await
             }

@@ -12,7 +12,11 @@
 //! shrunk failures of the bugs the suite was validated against (planted
 //! one at a time: a non-owner updating, a demoted admin keeping the rights,
 //! a draft in another's list, a revoked token, 60 s of expiry leeway, a
-//! deleted user's vote still counted).
+//! deleted user's vote still counted; and for sessions: a spent refresh
+//! token accepted, reuse not ending the session, logout everywhere keeping
+//! the newest session, a password change ending the current session, a
+//! session accepted with another user's `sub`, the one-round-trip read
+//! ignoring an ended session).
 
 mod model;
 
@@ -27,15 +31,17 @@ use model::harness::{
 use model::ops::{Op, Script, Who};
 use model::outcome::{Action, AnyToken, Outcome};
 use model::reference::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use model::sessions::USER_AGENT;
 use posts_api::adapters::clock::ManualClock;
 use posts_api::config::StoreKind;
 use posts_api::domain::{
-    AuthError, EmailAddress, LoginError, NewPost, Page, Password, PostContent, PostError,
-    PostFilter, PostId, PostTitle, PostUpdate, PostView, RegisterError, Role, Search, StoreError,
-    UserError, UserId, VoteError,
+    AuthError, EmailAddress, LoginError, NewPost, Page, Password, PasswordChangeError, PostContent,
+    PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError, RefreshError,
+    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, UserError,
+    UserId, VoteError,
 };
 use posts_api::ports::{Ports, PostStore};
-use posts_api::service::{Caller, Service};
+use posts_api::service::{Caller, LoginOutcome, Service};
 use time::OffsetDateTime;
 
 /// Longest script (after the fixed setup).
@@ -89,6 +95,43 @@ macro_rules! parse_or_422 {
     };
 }
 
+/// A login's or refresh's tokens; with `check`, the access token must
+/// authenticate as the user its claims name (not after a race, whose
+/// loser ends the session).
+async fn logged_in(s: &Service, t: LoginOutcome, check: bool) -> Outcome {
+    if check {
+        let Ok(caller) = s.authenticate(&t.access.token).await else {
+            return Outcome::Unexpected("a fresh token does not authenticate".into());
+        };
+        if caller.user.id != t.access.claims.user_id {
+            return Outcome::Unexpected("a fresh token names another user".into());
+        }
+    }
+    Outcome::LoggedIn {
+        expires_in: t.access.expires_in,
+        token: AnyToken(t.access.token),
+        refresh: AnyToken(t.refresh.expose().to_owned()),
+        refresh_expires_in: t.refresh_expires_in,
+        session: t.access.claims.session_id.get(),
+    }
+}
+
+async fn refreshed(
+    s: &Service,
+    result: Result<LoginOutcome, RefreshError>,
+    check: bool,
+) -> Outcome {
+    match result {
+        Ok(t) => logged_in(s, t, check).await,
+        Err(RefreshError::Invalid) => Outcome::BadRefresh,
+        Err(e) => Outcome::Unexpected(format!("refresh: {e}")),
+    }
+}
+
+fn store_error(what: &str, e: StoreError) -> Outcome {
+    Outcome::Unexpected(format!("{what}: {e}"))
+}
+
 fn post_id(id: i64) -> PostId {
     PostId::new(id).expect("the model only names positive ids")
 }
@@ -102,9 +145,57 @@ impl ServiceDriver {
     async fn as_caller(&self, caller: &Caller, action: &Action) -> Outcome {
         let s = &self.service;
         match action {
-            Action::Register { .. } | Action::Login { .. } => {
-                unreachable!("unauthenticated actions are handled in exec")
+            Action::Register { .. }
+            | Action::Login { .. }
+            | Action::Refresh { .. }
+            | Action::RefreshRace { .. }
+            | Action::GetPost { .. } => {
+                unreachable!("handled in exec")
             }
+            Action::LogoutAll { .. } => match s.logout_all(caller).await {
+                Ok(()) => Outcome::Done,
+                Err(e) => store_error("logout all", e),
+            },
+            Action::EndSession { id, .. } => {
+                let id = SessionId::new(*id).expect("the model only names positive ids");
+                match s.end_session(caller, id).await {
+                    Ok(()) => Outcome::Done,
+                    Err(SessionError::NotFound(id)) => Outcome::SessionNotFound(id.get()),
+                    Err(e) => Outcome::Unexpected(format!("end session: {e}")),
+                }
+            }
+            Action::EndUserSessions { id, .. } => {
+                match s.end_user_sessions(caller, user_id(*id)).await {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => user_error(e),
+                }
+            }
+            Action::ChangePassword { current, new, .. } => {
+                let new = parse_or_422!(Password::parse(new));
+                match s.change_password(caller, current, new, CLIENT).await {
+                    Ok(()) => Outcome::Done,
+                    Err(PasswordChangeError::Incorrect) => Outcome::WrongPassword,
+                    Err(e) => Outcome::Unexpected(format!("change password: {e}")),
+                }
+            }
+            Action::Sessions { .. } => match s.sessions(caller).await {
+                Ok(list) => {
+                    let current = caller.token.session_id;
+                    Outcome::Sessions(
+                        list.into_iter()
+                            .map(|x| model::outcome::SessionOut {
+                                id: x.id.get(),
+                                created_at: x.created_at.unix_timestamp_nanos(),
+                                last_used_at: x.last_used_at.unix_timestamp_nanos(),
+                                expires_at: x.expires_at.unix_timestamp_nanos(),
+                                user_agent: x.user_agent,
+                                current: x.id == current,
+                            })
+                            .collect(),
+                    )
+                }
+                Err(e) => store_error("sessions", e),
+            },
             Action::Logout { .. } => match s.logout(caller).await {
                 Ok(()) => Outcome::Done,
                 Err(e) => Outcome::Unexpected(format!("logout: {e}")),
@@ -124,10 +215,6 @@ impl ServiceDriver {
                     Err(e) => post_error(e),
                 }
             }
-            Action::GetPost { id, .. } => match s.get_post(caller, post_id(*id)).await {
-                Ok(p) => Outcome::Post(post_out(&p)),
-                Err(e) => post_error(e),
-            },
             Action::ListPosts {
                 search,
                 limit,
@@ -214,25 +301,43 @@ impl Driver for ServiceDriver {
                     Err(e) => Outcome::Unexpected(format!("register: {e}")),
                 }
             }
-            Action::Login { email, password } => match s.login(email, password, CLIENT, None).await
-            {
-                Ok(t) => {
-                    // The token's own claims must name the user who logged in.
-                    let t = t.access;
-                    let Ok(caller) = s.authenticate(&t.token).await else {
-                        return Outcome::Unexpected("a fresh token does not authenticate".into());
-                    };
-                    if caller.user.id != t.claims.user_id {
-                        return Outcome::Unexpected("a fresh token names another user".into());
-                    }
-                    Outcome::LoggedIn {
-                        expires_in: t.expires_in,
-                        token: AnyToken(t.token),
-                    }
+            Action::Login { email, password } => {
+                match s.login(email, password, CLIENT, Some(USER_AGENT)).await {
+                    Ok(t) => logged_in(s, t, true).await,
+                    Err(LoginError::InvalidCredentials) => Outcome::BadCredentials,
+                    Err(e) => Outcome::Unexpected(format!("login: {e}")),
                 }
-                Err(LoginError::InvalidCredentials) => Outcome::BadCredentials,
-                Err(e) => Outcome::Unexpected(format!("login: {e}")),
-            },
+            }
+            Action::Refresh { refresh } => {
+                let result = s.refresh(&RefreshToken::new(refresh)).await;
+                refreshed(s, result, true).await
+            }
+            Action::RefreshRace { refresh } => {
+                // Two tasks, so that on Postgres the two really overlap.
+                let presented = RefreshToken::new(refresh);
+                let spawn = |presented: RefreshToken| {
+                    let s = s.clone();
+                    tokio::spawn(async move { s.refresh(&presented).await })
+                };
+                let (a, b) = (spawn(presented.clone()), spawn(presented));
+                let a = a.await.expect("a refresh task");
+                let b = b.await.expect("a refresh task");
+                Outcome::race(refreshed(s, a, false).await, refreshed(s, b, false).await)
+            }
+            // The one-round-trip read, as `GET /posts/{id}` does it: the
+            // token verified, then the bearer checked with the post read.
+            Action::GetPost { token, id } => {
+                let claims = match s.verify_token(token) {
+                    Ok(claims) => claims,
+                    Err(_) => return Outcome::BadToken,
+                };
+                match s.get_post_for_token(&claims, post_id(*id)).await {
+                    Ok(p) => Outcome::Post(post_out(&p)),
+                    Err(ReadPostError::Auth(AuthError::InvalidToken)) => Outcome::BadToken,
+                    Err(ReadPostError::Post(e)) => post_error(e),
+                    Err(e) => Outcome::Unexpected(format!("read: {e}")),
+                }
+            }
             _ => {
                 let token = action.token().expect("an authenticated action");
                 match s.authenticate(token).await {
@@ -426,6 +531,57 @@ fn regression_deleted_voter_leaves_no_vote() {
         },
         Op::DeleteUser { who: U2, target: 2 },
     ]);
+}
+
+#[test]
+fn regression_spent_refresh_token_is_refused() {
+    replay(vec![
+        Op::Refresh(U1),
+        Op::Refresh(Who { slot: 1, back: 1 }),
+        Op::Profile(U1),
+    ]);
+}
+
+#[test]
+fn regression_two_refreshes_with_one_token_one_winner() {
+    replay(vec![Op::RefreshRace(ADMIN), Op::Refresh(ADMIN)]);
+}
+
+#[test]
+fn regression_logout_everywhere_ends_every_session() {
+    replay(vec![
+        Op::Login {
+            slot: 1,
+            wrong: false,
+            shout: false,
+        },
+        Op::LogoutAll(U1),
+    ]);
+}
+
+#[test]
+fn regression_password_change_keeps_the_current_session_only() {
+    replay(vec![
+        Op::Login {
+            slot: 1,
+            wrong: false,
+            shout: false,
+        },
+        Op::ChangePassword {
+            who: U1,
+            wrong: false,
+        },
+        Op::Login {
+            slot: 1,
+            wrong: true,
+            shout: false,
+        },
+    ]);
+}
+
+#[test]
+fn regression_ended_session_fails_the_one_round_trip_read() {
+    replay(vec![Op::Logout(U1), Op::Read { who: U1, post: 0 }]);
 }
 
 /// A posts store that fails every read while `failing` is set, and

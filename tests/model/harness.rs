@@ -16,7 +16,9 @@ use posts_api::adapters::clock::ManualClock;
 use posts_api::app;
 use posts_api::config::{Config, StoreKind};
 use posts_api::domain::policy::Visibility;
-use posts_api::domain::{EmailAddress, Page, Password, PostFilter, PostId, PostView, User, UserId};
+use posts_api::domain::{
+    EmailAddress, Page, Password, PostFilter, PostId, PostView, SessionId, User, UserId,
+};
 use posts_api::ports::{Clock, Ports};
 use posts_api::service::Service;
 use proptest::strategy::Strategy;
@@ -27,7 +29,7 @@ use time::Duration;
 
 use super::ops::{Op, SLOTS, Script, Who, slot_name};
 use super::outcome::{Action, Outcome, PostOut, UserOut};
-use super::reference::{ADMIN_EMAIL, ADMIN_PASSWORD, Model};
+use super::reference::{ADMIN_EMAIL, ADMIN_PASSWORD, GHOST_POST, Model};
 use super::support::db::TestDb;
 
 /// The signing key of every app the property tests start.
@@ -110,6 +112,7 @@ pub fn config(store: &Store) -> Config {
         access_token_expire_minutes: LIFETIME_MINUTES,
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        refresh_token_expire_days: 1,
         login_max_failures: 0,
         login_max_failures_per_addr: 0,
         ..super::support::config(kind, database_url, SECRET)
@@ -276,6 +279,7 @@ impl Run {
         let resolved = self.model.resolve(op).expect("not an Advance");
         let slot = match *op {
             Op::Register { slot, .. } | Op::Login { slot, .. } => Some(slot),
+            Op::Refresh(who) | Op::RefreshRace(who) => Some(who.slot),
             _ => None,
         };
         let mut expected = self.model.predict(&resolved.action);
@@ -338,10 +342,13 @@ impl Run {
     }
 
     /// After every step: the store holds what the model holds; every token
-    /// authenticates exactly when and as whom the model says (after the
-    /// last step, all of them; before, those not yet seen rejected for
-    /// good, or only each slot's latest if the driver says so); each slot
-    /// lists exactly what it may see, with the right vote counts.
+    /// authenticates exactly when and as whom the model says, through both
+    /// authentication paths (after the last step, all of them; before,
+    /// those not yet seen rejected for good, or only each slot's latest if
+    /// the driver says so); no token with another user's `sub` and an
+    /// active session's `sid` authenticates; each slot's `GET /sessions`
+    /// is the model's; each slot lists exactly what it may see, with the
+    /// right vote counts.
     async fn invariants<D: Driver>(
         &mut self,
         d: &mut D,
@@ -349,6 +356,9 @@ impl Run {
         last: bool,
     ) -> Result<(), String> {
         self.store_matches(d, label).await?;
+        if d.check_every_token() || last {
+            self.forged_tokens_fail(d, label).await?;
+        }
         for slot in 0..SLOTS {
             let tokens = &self.model.tokens[usize::from(slot)];
             let first = if d.check_every_token() || last {
@@ -360,22 +370,25 @@ impl Run {
                 if !last && self.rejected.contains(&t.token) {
                     continue;
                 }
-                let action = Action::Profile {
-                    token: t.token.clone(),
-                };
-                let expected = self.model.predict(&action);
-                let actual = d.exec(&action).await;
-                if expected != actual {
-                    let state = self.model.token_problem(t).unwrap_or("valid");
-                    return Err(self.fail(&format!(
-                        "INVARIANT after step {label}: {}'s token {}/{} (user #{}, {state}) on GET /profile\n  expected: {expected:?}\n  actual:   {actual:?}",
-                        slot_name(slot),
-                        i + 1,
-                        tokens.len(),
-                        t.user
-                    )));
+                let mut rejected = true;
+                for action in self.probes(&t.token) {
+                    let expected = self.model.predict(&action);
+                    let actual = d.exec(&action).await;
+                    if expected != actual {
+                        let state = self.model.token_problem(t).unwrap_or("valid");
+                        return Err(self.fail(&format!(
+                            "INVARIANT after step {label}: {}'s token {}/{} (user #{}, session #{}, {state}) on {}\n  expected: {expected:?}\n  actual:   {actual:?}",
+                            slot_name(slot),
+                            i + 1,
+                            tokens.len(),
+                            t.user,
+                            t.session,
+                            probe_name(&action)
+                        )));
+                    }
+                    rejected &= actual == Outcome::BadToken;
                 }
-                if actual == Outcome::BadToken {
+                if rejected {
                     self.rejected.insert(t.token.clone());
                 }
             }
@@ -385,6 +398,19 @@ impl Run {
             let Some(viewer) = self.model.caller(&latest.token) else {
                 continue;
             };
+            let action = Action::Sessions {
+                token: latest.token.clone(),
+            };
+            let expected = self.model.predict(&action);
+            let actual = d.exec(&action).await;
+            if expected != actual {
+                return Err(self.fail(&format!(
+                    "INVARIANT after step {label}: GET /sessions of {} (user #{}, session #{})\n  expected: {expected:?}\n  actual:   {actual:?}",
+                    slot_name(slot),
+                    viewer.id,
+                    latest.session
+                )));
+            }
             let action = Action::ListPosts {
                 token: latest.token.clone(),
                 search: None,
@@ -409,6 +435,59 @@ impl Run {
                     viewer.id,
                     if viewer.admin { "admin" } else { "user" }
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The requests that check a token through every authentication path
+    /// of the HTTP layer: the general one (`Service::authenticate`, here
+    /// `GET /profile`) and the one-round-trip read (`GET /posts/{id}`,
+    /// `Service::get_post_for_token`) of the first post (or a missing one).
+    fn probes(&self, token: &str) -> [Action; 2] {
+        let id = self.model.posts.first().map_or(GHOST_POST, |p| p.id);
+        let token = token.to_owned();
+        [
+            Action::Profile {
+                token: token.clone(),
+            },
+            Action::GetPost { token, id },
+        ]
+    }
+
+    /// Tokens that name an active session with another user's `sub`
+    /// (signed with the right key): they must not authenticate, by either
+    /// path (API.md: "a token ... with the `sid` of another user's session
+    /// does not verify").
+    async fn forged_tokens_fail<D: Driver>(&self, d: &mut D, label: &str) -> Result<(), String> {
+        let live: Vec<i64> = self
+            .model
+            .users
+            .iter()
+            .filter(|u| u.alive)
+            .map(|u| u.id)
+            .collect();
+        for s in &self.model.sessions {
+            if !self.model.session_active(s.id) {
+                continue;
+            }
+            let Some(&other) = live.iter().find(|&&u| u != s.user) else {
+                continue;
+            };
+            let (Some(user), Some(session)) = (UserId::new(other), SessionId::new(s.id)) else {
+                continue;
+            };
+            let forged = d.ports().token_issuer.issue(user, session).token;
+            for action in self.probes(&forged) {
+                let actual = d.exec(&action).await;
+                if actual != Outcome::BadToken {
+                    return Err(self.fail(&format!(
+                        "INVARIANT after step {label}: a token with user #{other}'s sub and the sid of user #{}'s active session #{} on {}\n  expected: BadToken\n  actual:   {actual:?}",
+                        s.user,
+                        s.id,
+                        probe_name(&action)
+                    )));
+                }
             }
         }
         Ok(())
@@ -508,6 +587,14 @@ impl Run {
             }
         }
         Ok(())
+    }
+}
+
+/// How a failure names a probe.
+fn probe_name(action: &Action) -> String {
+    match action {
+        Action::GetPost { id, .. } => format!("GET /posts/{id} (the one-round-trip read)"),
+        _ => "GET /profile (Service::authenticate)".to_owned(),
     }
 }
 

@@ -8,8 +8,11 @@
 //! - [`outcome`]: what the application answered, in terms the model can
 //!   predict (status or error variant, and the data where it matters).
 //! - [`reference`]: the model itself: users with roles, posts with owners,
-//!   drafts and voters, tokens with expiry and revocation; it predicts the
-//!   outcome of every action.
+//!   drafts and voters, tokens with expiry; it predicts the outcome of
+//!   every action.
+//! - [`sessions`]: the model's sessions: logins, rotating refresh tokens
+//!   (reuse and races), logout here or everywhere, ending a session by id,
+//!   the admin's kill switch, password changes, `GET /sessions`.
 //! - [`harness`]: runs a script against a [`harness::Driver`] (the service
 //!   through its ports, or HTTP), checking each step and the invariants
 //!   after it, on the memory store or a fresh Postgres database.
@@ -22,5 +25,6 @@ pub mod harness;
 pub mod ops;
 pub mod outcome;
 pub mod reference;
+pub mod sessions;
 #[path = "../support/mod.rs"]
 pub mod support;

@@ -29,8 +29,9 @@ pub const TITLES: &[&str] = &[
 /// and `_`, one that matches nothing.
 pub const SEARCHES: &[&str] = &["rust", "CAT", "%", "_", "ÉTÉ", "s d", "zzz"];
 /// Clock steps in seconds; tokens live 1800 s, so sums of these reach the
-/// expiry exactly, just before and just after.
-pub const ADVANCES: &[i64] = &[1, 59, 60, 61, 900, 1799, 1800, 1801];
+/// expiry exactly, just before and just after; half a day moves towards
+/// the end of sessions (their refresh tokens live a day in these tests).
+pub const ADVANCES: &[i64] = &[1, 59, 60, 61, 900, 1799, 1800, 1801, 43_200];
 
 /// Who acts: a slot, and which of its tokens (0 = the latest, 1 = the one
 /// before, ... clamped to the oldest).
@@ -82,12 +83,12 @@ pub enum Op {
     Login {
         /// Whose email.
         slot: u8,
-        /// Send a wrong password.
+        /// Send a wrong password (the slot's former one after a change).
         wrong: bool,
         /// Send the email upper-cased with spaces around it.
         shout: bool,
     },
-    /// `POST /logout` with that token.
+    /// `POST /logout` with that token: ends its session.
     Logout(Who),
     /// `GET /profile` (the service's `authenticate`).
     Profile(Who),
@@ -182,6 +183,37 @@ pub enum Op {
     },
     /// Moves the injected clock forward this many seconds.
     Advance(i64),
+    /// The refresh grant with the refresh token of that login or refresh
+    /// (an older one than the session's latest is spent: reuse).
+    Refresh(Who),
+    /// Two refresh grants at once with the same refresh token.
+    RefreshRace(Who),
+    /// `POST /logout/all`.
+    LogoutAll(Who),
+    /// `DELETE /sessions/{id}` of the session `session`'s token names.
+    EndSession {
+        /// Who ends it.
+        who: Who,
+        /// Whose token's session (possibly another user's, or ended).
+        session: Who,
+    },
+    /// `DELETE /users/{id}/sessions` (admins).
+    EndUserSessions {
+        /// Who ends them.
+        who: Who,
+        /// Whose user.
+        target: u8,
+    },
+    /// `PUT /users/me/password`: to the slot's other password, giving the
+    /// current one (or a wrong one).
+    ChangePassword {
+        /// Whose password (the token's user).
+        who: Who,
+        /// Give a wrong current password.
+        wrong: bool,
+    },
+    /// `GET /sessions`.
+    Sessions(Who),
 }
 
 impl Op {
@@ -206,6 +238,13 @@ impl Op {
             Op::SetRole { admin: false, .. } => "demote",
             Op::DeleteUser { .. } => "del-user",
             Op::Advance(_) => "advance",
+            Op::Refresh(_) => "refresh",
+            Op::RefreshRace(_) => "refresh-race",
+            Op::LogoutAll(_) => "logout-all",
+            Op::EndSession { .. } => "end-session",
+            Op::EndUserSessions { .. } => "kill-sessions",
+            Op::ChangePassword { .. } => "password",
+            Op::Sessions(_) => "sessions",
         }
     }
 }
@@ -296,6 +335,23 @@ impl fmt::Debug for Op {
                 write!(f, "{who:?} DELETE user {}", slot_name(*target))
             }
             Op::Advance(secs) => write!(f, "clock +{secs}s"),
+            Op::Refresh(who) => write!(f, "{who:?} refresh"),
+            Op::RefreshRace(who) => write!(f, "{who:?} refresh twice at once"),
+            Op::LogoutAll(who) => write!(f, "{who:?} logout everywhere"),
+            Op::EndSession { who, session } => {
+                write!(f, "{who:?} DELETE /sessions/(session of {session:?})")
+            }
+            Op::EndUserSessions { who, target } => {
+                write!(f, "{who:?} DELETE /users/{}/sessions", slot_name(*target))
+            }
+            Op::ChangePassword { who, wrong } => {
+                write!(f, "{who:?} change password")?;
+                if *wrong {
+                    f.write_str(" giving a wrong current password")?;
+                }
+                Ok(())
+            }
+            Op::Sessions(who) => write!(f, "{who:?} GET /sessions"),
         }
     }
 }
@@ -320,6 +376,30 @@ impl fmt::Debug for Script {
 pub fn who() -> impl Strategy<Value = Who> {
     let back = prop_oneof![8 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)];
     (0..SLOTS, back).prop_map(|(slot, back)| Who { slot, back })
+}
+
+/// A refresh token: the latest often, older ones (spent, unless a login
+/// came after) often enough to reuse them.
+fn refresher() -> impl Strategy<Value = Who> {
+    let back = prop_oneof![5 => Just(0u8), 3 => Just(1u8), 2 => Just(2u8)];
+    (0..SLOTS, back).prop_map(|(slot, back)| Who { slot, back })
+}
+
+/// The operations on sessions and accounts (API.md, "Sessions and
+/// accounts").
+fn session_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => refresher().prop_map(Op::Refresh),
+        2 => refresher().prop_map(Op::RefreshRace),
+        2 => who().prop_map(Op::LogoutAll),
+        3 => (who(), prop_oneof![2 => refresher(), 1 => who()])
+            .prop_map(|(who, session)| Op::EndSession { who, session }),
+        2 => (role_changer(), 0..SLOTS)
+            .prop_map(|(who, target)| Op::EndUserSessions { who, target }),
+        3 => (who(), prop::bool::weighted(0.3))
+            .prop_map(|(who, wrong)| Op::ChangePassword { who, wrong }),
+        2 => who().prop_map(Op::Sessions),
+    ]
 }
 
 /// `p0`..`p5`: the setup's three posts mostly, so that scripts act on the
@@ -409,6 +489,7 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, limit, skip)| Op::ListUsers { who, limit, skip }),
         2 => (who(), slot).prop_map(|(who, target)| Op::GetUser { who, target }),
         2 => who().prop_map(Op::Profile),
+        20 => session_op(),
     ]
 }
 

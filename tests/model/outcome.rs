@@ -34,6 +34,23 @@ pub struct PostOut {
     pub votes: i64,
 }
 
+/// A session as its owner lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionOut {
+    /// Store-assigned id.
+    pub id: i64,
+    /// The login, Unix nanoseconds.
+    pub created_at: i128,
+    /// The login or the latest refresh, Unix nanoseconds.
+    pub last_used_at: i128,
+    /// When its refresh token expires, Unix nanoseconds.
+    pub expires_at: i128,
+    /// The login's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The session of the token presented.
+    pub current: bool,
+}
+
 /// A token string, which the model cannot predict: equal to any other.
 #[derive(Clone)]
 pub struct AnyToken(pub String);
@@ -60,13 +77,29 @@ pub enum Outcome {
     User(UserOut),
     /// 200 with users in ascending id order.
     Users(Vec<UserOut>),
-    /// 200 with a bearer token.
+    /// 200 with a bearer token and a refresh token (login or refresh).
     LoggedIn {
         /// `expires_in`, seconds.
         expires_in: i64,
         /// The token (not compared).
         token: AnyToken,
+        /// The refresh token (not compared).
+        refresh: AnyToken,
+        /// `refresh_expires_in`, seconds.
+        refresh_expires_in: i64,
+        /// The access token's `sid`: a new id on login, the same on refresh.
+        session: i64,
     },
+    /// 200 with the caller's sessions, newest first.
+    Sessions(Vec<SessionOut>),
+    /// Two requests sent at once: their outcomes, a success first.
+    Raced(Vec<Outcome>),
+    /// 401 `Invalid refresh token`.
+    BadRefresh,
+    /// 403 `Current password is incorrect`.
+    WrongPassword,
+    /// 404 `Session with id: N does not exist`.
+    SessionNotFound(i64),
     /// 200/201 with a post.
     Post(PostOut),
     /// 200 with posts, newest first.
@@ -107,11 +140,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The id of the user or post this outcome creates, if any.
+    /// The id of the user, post or session this outcome creates, if any.
     pub fn created_id(&self) -> Option<i64> {
         match self {
             Outcome::User(u) => Some(u.id),
             Outcome::Post(p) => Some(p.id),
+            Outcome::LoggedIn { session, .. } => Some(*session),
             _ => None,
         }
     }
@@ -121,9 +155,18 @@ impl Outcome {
         match &mut self {
             Outcome::User(u) => u.id = id,
             Outcome::Post(p) => p.id = id,
+            Outcome::LoggedIn { session, .. } => *session = id,
             _ => {}
         }
         self
+    }
+
+    /// Two outcomes of requests sent at once, in a fixed order (a
+    /// success first), so that either order of arrival compares equal.
+    pub fn race(a: Outcome, b: Outcome) -> Self {
+        let mut both = vec![a, b];
+        both.sort_by_key(|o| !matches!(o, Outcome::LoggedIn { .. }));
+        Outcome::Raced(both)
     }
 }
 
@@ -147,7 +190,25 @@ impl fmt::Display for Outcome {
                 let ids: Vec<String> = us.iter().map(|u| format!("#{}", u.id)).collect();
                 write!(f, "users [{}]", ids.join(", "))
             }
-            Outcome::LoggedIn { expires_in, .. } => write!(f, "token (expires_in {expires_in})"),
+            Outcome::LoggedIn {
+                expires_in,
+                session,
+                ..
+            } => write!(f, "tokens of session #{session} (expires_in {expires_in})"),
+            Outcome::Sessions(ss) => {
+                let items: Vec<String> = ss
+                    .iter()
+                    .map(|s| format!("#{}{}", s.id, if s.current { " (current)" } else { "" }))
+                    .collect();
+                write!(f, "sessions [{}]", items.join(", "))
+            }
+            Outcome::Raced(all) => {
+                let items: Vec<String> = all.iter().map(ToString::to_string).collect();
+                write!(f, "at once: [{}]", items.join(" | "))
+            }
+            Outcome::BadRefresh => f.write_str("401 Invalid refresh token"),
+            Outcome::WrongPassword => f.write_str("403 Current password is incorrect"),
+            Outcome::SessionNotFound(id) => write!(f, "404 session {id}"),
             Outcome::Post(p) => write!(f, "post {}", short_post(p)),
             Outcome::Posts(ps) => {
                 let items: Vec<String> = ps.iter().map(short_post).collect();
@@ -192,6 +253,49 @@ pub enum Action {
     },
     /// `POST /logout`.
     Logout {
+        /// The bearer token.
+        token: String,
+    },
+    /// `POST /login` with the refresh grant.
+    Refresh {
+        /// The refresh token.
+        refresh: String,
+    },
+    /// Two refresh grants at once with one refresh token.
+    RefreshRace {
+        /// The refresh token.
+        refresh: String,
+    },
+    /// `POST /logout/all`.
+    LogoutAll {
+        /// The bearer token.
+        token: String,
+    },
+    /// `DELETE /sessions/{id}`.
+    EndSession {
+        /// The bearer token.
+        token: String,
+        /// The session id.
+        id: i64,
+    },
+    /// `DELETE /users/{id}/sessions`.
+    EndUserSessions {
+        /// The bearer token.
+        token: String,
+        /// The user id.
+        id: i64,
+    },
+    /// `PUT /users/me/password`.
+    ChangePassword {
+        /// The bearer token.
+        token: String,
+        /// `current_password` as sent.
+        current: String,
+        /// `new_password`.
+        new: String,
+    },
+    /// `GET /sessions`.
+    Sessions {
         /// The bearer token.
         token: String,
     },
@@ -296,8 +400,16 @@ impl Action {
     /// The bearer token this action presents, if any.
     pub fn token(&self) -> Option<&str> {
         match self {
-            Action::Register { .. } | Action::Login { .. } => None,
+            Action::Register { .. }
+            | Action::Login { .. }
+            | Action::Refresh { .. }
+            | Action::RefreshRace { .. } => None,
             Action::Logout { token }
+            | Action::LogoutAll { token }
+            | Action::EndSession { token, .. }
+            | Action::EndUserSessions { token, .. }
+            | Action::ChangePassword { token, .. }
+            | Action::Sessions { token }
             | Action::Profile { token }
             | Action::CreatePost { token, .. }
             | Action::GetPost { token, .. }

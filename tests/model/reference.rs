@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use super::ops::{Op, SEARCHES, TITLES, Who, slot_name};
 use super::outcome::{Action, Outcome, PostOut, UserOut};
+use super::sessions::{SessionM, other_password};
 
 /// The start-up admin's email (slot 0).
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -21,6 +22,8 @@ pub const WRONG_PASSWORD: &str = "not-the-password";
 pub const GHOST_POST: i64 = 8_000_000_000;
 /// See [`GHOST_POST`].
 pub const GHOST_USER: i64 = 9_000_000_000;
+/// See [`GHOST_POST`]: sessions never started.
+pub const GHOST_SESSION: i64 = 7_000_000_000;
 
 /// The email of a slot.
 pub fn email_of(slot: u8) -> String {
@@ -78,17 +81,19 @@ pub struct PostM {
     pub alive: bool,
 }
 
-/// A token some slot was given.
+/// The tokens a slot was given by one login or refresh.
 #[derive(Debug, Clone)]
 pub struct TokenM {
-    /// The encoded token.
+    /// The encoded access token.
     pub token: String,
+    /// The refresh token given with it.
+    pub refresh: String,
+    /// Their session.
+    pub session: i64,
     /// Its user.
     pub user: i64,
     /// `exp`, Unix seconds.
     pub exp: i64,
-    /// Logged out.
-    pub revoked: bool,
 }
 
 /// An operation resolved against the model, with a line for the trace.
@@ -113,9 +118,12 @@ pub struct Model {
     pub posts: Vec<PostM>,
     /// Every token each slot was given, oldest first.
     pub tokens: Vec<Vec<TokenM>>,
+    /// Every session ever, in creation order.
+    pub sessions: Vec<SessionM>,
 }
 
-const NANOS: i128 = 1_000_000_000;
+/// Nanoseconds in a second.
+pub const NANOS: i128 = 1_000_000_000;
 
 impl Model {
     /// The start: only the start-up admin, no tokens.
@@ -133,6 +141,7 @@ impl Model {
             }],
             posts: Vec::new(),
             tokens: vec![Vec::new(); usize::from(super::ops::SLOTS)],
+            sessions: Vec::new(),
         }
     }
 
@@ -152,7 +161,7 @@ impl Model {
     }
 
     /// A live user with this (normalised) email.
-    fn user_by_email(&self, email: &str) -> Option<&UserM> {
+    pub fn user_by_email(&self, email: &str) -> Option<&UserM> {
         self.users.iter().find(|u| u.alive && u.email == email)
     }
 
@@ -166,8 +175,13 @@ impl Model {
 
     /// Why a token does not authenticate, or `None` if it does.
     pub fn token_problem(&self, t: &TokenM) -> Option<&'static str> {
-        if t.revoked {
-            Some("revoked")
+        let session = self.session(t.session);
+        if !session.is_some_and(|s| s.alive) {
+            Some("session ended")
+        } else if !self.session_active(t.session) {
+            Some("session expired")
+        } else if session.is_some_and(|s| s.user != t.user) {
+            Some("another user's session")
         } else if self.now >= i128::from(t.exp) * NANOS {
             Some("expired")
         } else if self.user(t.user).is_none() {
@@ -250,7 +264,7 @@ impl Model {
     }
 
     /// A user target's id: the slot's latest user, or a missing id.
-    fn user_ref(&self, slot: u8) -> (i64, String) {
+    pub fn user_ref(&self, slot: u8) -> (i64, String) {
         let name = slot_name(slot);
         match self.slot_user(slot) {
             Some(u) if u.alive => (u.id, format!("{name}=#{}", u.id)),
@@ -263,7 +277,7 @@ impl Model {
     }
 
     /// The token of `who` and how the trace names it.
-    fn actor(&self, who: Who) -> (String, String) {
+    pub fn actor(&self, who: Who) -> (String, String) {
         let name = slot_name(who.slot);
         match self.token_of(who) {
             Some((index, t)) => {
@@ -296,6 +310,9 @@ impl Model {
                 email
             }
         };
+        if let Some((action, text)) = self.resolve_session_op(op) {
+            return Some(Resolved { action, text });
+        }
         let (action, text) = match *op {
             Op::Advance(_) => return None,
             Op::Register { slot, shout } => {
@@ -306,10 +323,15 @@ impl Model {
             }
             Op::Login { slot, wrong, shout } => {
                 let email = shout_email(slot, shout);
-                let password = if wrong {
-                    WRONG_PASSWORD.to_owned()
-                } else {
-                    password_of(slot)
+                let current = self
+                    .slot_user(slot)
+                    .filter(|u| u.alive)
+                    .map(|u| u.password.clone());
+                let password = match (current, wrong) {
+                    (Some(current), false) => current,
+                    (Some(current), true) => other_password(slot, &current),
+                    (None, false) => password_of(slot),
+                    (None, true) => WRONG_PASSWORD.to_owned(),
                 };
                 let text = format!(
                     "login {email:?}{}",
@@ -450,6 +472,7 @@ impl Model {
                     format!("{who} DELETE user {target}"),
                 )
             }
+            _ => unreachable!("resolved above: {op:?}"),
         };
         Some(Resolved { action, text })
     }
@@ -464,6 +487,9 @@ impl Model {
             },
             None => None,
         };
+        if let Some(outcome) = self.predict_session(action, caller) {
+            return outcome;
+        }
         let me = || caller.expect("authenticated above");
         match action {
             Action::Register { email, .. } => {
@@ -480,10 +506,7 @@ impl Model {
             }
             Action::Login { email, password } => {
                 match self.user_by_email(&email.trim().to_lowercase()) {
-                    Some(u) if &u.password == password => Outcome::LoggedIn {
-                        expires_in: self.lifetime,
-                        token: super::outcome::AnyToken(String::new()),
-                    },
+                    Some(u) if &u.password == password => self.logged_in(0),
                     _ => Outcome::BadCredentials,
                 }
             }
@@ -602,6 +625,7 @@ impl Model {
                     None => Outcome::UserNotFound(*id),
                 }
             }
+            _ => unreachable!("predicted above: {action:?}"),
         }
     }
 
@@ -616,12 +640,14 @@ impl Model {
         match outcome {
             Outcome::User(_) => self.users.iter().map(|u| u.id).max().unwrap_or(0),
             Outcome::Post(_) => self.posts.iter().map(|p| p.id).max().unwrap_or(0),
+            Outcome::LoggedIn { .. } => self.sessions.iter().map(|s| s.id).max().unwrap_or(0),
             _ => 0,
         }
     }
 
     /// Applies an action whose `outcome` matched the prediction.
     pub fn commit(&mut self, action: &Action, outcome: &Outcome, slot: Option<u8>) {
+        self.commit_session(action, outcome, slot);
         let caller = action.token().and_then(|t| self.caller(t)).map(|u| u.id);
         match (action, outcome) {
             (Action::Register { password, .. }, Outcome::User(u)) => self.users.push(UserM {
@@ -632,26 +658,13 @@ impl Model {
                 admin: false,
                 alive: true,
             }),
-            (Action::Login { email, .. }, Outcome::LoggedIn { token, .. }) => {
+            (Action::Login { email, .. }, Outcome::LoggedIn { .. }) => {
                 let user = self
                     .user_by_email(&email.trim().to_lowercase())
                     .expect("logged in as a live user")
                     .id;
-                let exp = ((self.now / NANOS) + i128::from(self.lifetime)) as i64;
-                let slot = usize::from(slot.expect("login names a slot"));
-                self.tokens[slot].push(TokenM {
-                    token: token.0.clone(),
-                    user,
-                    exp,
-                    revoked: false,
-                });
-            }
-            (Action::Logout { token }, Outcome::Done) => {
-                for t in self.tokens.iter_mut().flatten() {
-                    if &t.token == token {
-                        t.revoked = true;
-                    }
-                }
+                self.start_session(user, outcome);
+                self.add_grant(slot.expect("login names a slot"), outcome);
             }
             (Action::CreatePost { .. }, Outcome::Post(p)) => self.posts.push(PostM {
                 id: p.id,
@@ -701,6 +714,7 @@ impl Model {
         if let Some(u) = self.users.iter_mut().find(|u| u.id == id && u.alive) {
             u.alive = false;
         }
+        self.end_sessions(id, None);
         for p in &mut self.posts {
             if p.owner == id {
                 p.alive = false;
