@@ -210,7 +210,10 @@ pub fn endpoint(
         .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
-        });
+        })
+        // Boxed here so that the observing layers around it move a pointer,
+        // not the routes' whole future, as each of them wraps the next.
+        .boxed();
     let observe = observe::Observe {
         metrics,
         timeout: Duration::from_secs(config.request_timeout_seconds),

@@ -221,12 +221,18 @@ impl AsyncRead for GuardedIo {
                 let Some(deadline) = this.read_deadline(cx) else {
                     return Poll::Pending;
                 };
-                if this.read_timer.deadline() != deadline {
+                // The timer only moves earlier here; a later deadline (the
+                // next request's) is taken up when the timer fires, so a
+                // request costs no timer-wheel update.
+                if deadline < this.read_timer.deadline() {
                     this.read_timer.as_mut().reset(deadline);
                 }
-                if this.read_timer.as_mut().poll(cx).is_ready() {
-                    tracing::debug!(phase = ?this.phase, "closing a connection past its read deadline");
-                    return Poll::Ready(Err(timed_out("read deadline passed")));
+                while this.read_timer.as_mut().poll(cx).is_ready() {
+                    if Instant::now() >= deadline {
+                        tracing::debug!(phase = ?this.phase, "closing a connection past its read deadline");
+                        return Poll::Ready(Err(timed_out("read deadline passed")));
+                    }
+                    this.read_timer.as_mut().reset(deadline);
                 }
                 Poll::Pending
             }
