@@ -16,7 +16,7 @@ use model::harness::{self, Driver, Store, build, check_script_property, run_scri
 use model::ops::Script;
 use model::outcome::{Action, AnyToken, Outcome, PostOut, SessionOut, UserOut};
 use model::sessions::USER_AGENT;
-use model::support::{POST_FIELDS, USER_FIELDS, http_client};
+use model::support::{POST_FIELDS, SESSION_FIELDS, USER_FIELDS, http_client};
 use posts_api::adapters::clock::ManualClock;
 use posts_api::app::{self, RunningApp};
 use posts_api::config::StoreKind;
@@ -121,17 +121,7 @@ fn post_out(value: &Value) -> Result<PostOut, String> {
 
 /// A `SessionOut`, exactly.
 fn session_out(value: &Value) -> Result<SessionOut, String> {
-    has_exactly(
-        value,
-        &[
-            "id",
-            "created_at",
-            "last_used_at",
-            "expires_at",
-            "user_agent",
-            "current",
-        ],
-    )?;
+    has_exactly(value, SESSION_FIELDS)?;
     let time = |name: &str| -> Result<i128, String> {
         OffsetDateTime::parse(&text(value, name)?, &Rfc3339)
             .map(OffsetDateTime::unix_timestamp_nanos)

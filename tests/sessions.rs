@@ -52,16 +52,6 @@ const INVALID_REFRESH: &str = "Invalid refresh token";
 /// 14 days in seconds, the default refresh lifetime.
 const FOURTEEN_DAYS: i64 = 14 * 24 * 3600;
 
-/// The fields of a `SessionOut`, exactly (API.md).
-const SESSION_FIELDS: &[&str] = &[
-    "id",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "user_agent",
-    "current",
-];
-
 /// An access token and refresh token, as a login or refresh answered them.
 #[derive(Debug, Clone)]
 struct Tokens {
@@ -181,7 +171,11 @@ async fn sessions(app: &TestApp, token: &str) -> Vec<Value> {
         .unwrap_or_else(|| panic!("not a list: {list}"))
         .clone();
     for s in &list {
-        assert_eq!(keys(s), set(SESSION_FIELDS), "SessionOut: {s}");
+        assert_eq!(
+            keys(s),
+            set(common::support::SESSION_FIELDS),
+            "SessionOut: {s}"
+        );
         assert!(s["id"].as_i64().is_some_and(|id| id > 0), "{s}");
         for field in ["created_at", "last_used_at", "expires_at"] {
             assert_timestamp(&s[field]);

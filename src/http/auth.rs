@@ -17,6 +17,7 @@ use crate::domain::{LoginError, RefreshToken};
 use crate::service::Service;
 
 /// The authentication routes.
+#[derive(Default)]
 pub struct AuthApi;
 
 /// A token request, as the OAuth2 form or as JSON: the password grant or

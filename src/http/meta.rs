@@ -10,6 +10,7 @@ use super::models::{RootOut, StatusOut};
 use crate::service::Service;
 
 /// The service routes.
+#[derive(Default)]
 pub struct MetaApi;
 
 /// A greeting.

@@ -62,15 +62,7 @@ type Apis = (
 );
 
 fn openapi_service() -> OpenApiService<Apis, ()> {
-    let apis = (
-        auth::AuthApi,
-        users::UsersApi,
-        sessions::SessionsApi,
-        posts::PostsApi,
-        votes::VotesApi,
-        meta::MetaApi,
-    );
-    OpenApiService::new(apis, "Posts API", env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(Apis::default(), "Posts API", env!("CARGO_PKG_VERSION")).description(
         "Users register, log in at `/login` (OAuth2 password form or JSON) and send \
              `Authorization: Bearer <token>`. Posts, drafts, votes and roles.",
     )

@@ -13,6 +13,7 @@ use crate::domain::{Page, PostContent, PostTitle, PostUpdate, Search};
 use crate::service::Service;
 
 /// The post routes.
+#[derive(Default)]
 pub struct PostsApi;
 
 fn default_limit() -> i64 {

@@ -13,6 +13,7 @@ use super::{ApiTags, session_id, user_id};
 use crate::service::Service;
 
 /// The session routes.
+#[derive(Default)]
 pub struct SessionsApi;
 
 /// Sessions.

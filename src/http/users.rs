@@ -14,6 +14,7 @@ use crate::domain::{EmailAddress, FieldError, Page, Password, Role};
 use crate::service::Service;
 
 /// The user routes.
+#[derive(Default)]
 pub struct UsersApi;
 
 fn default_limit() -> i64 {

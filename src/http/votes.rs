@@ -11,6 +11,7 @@ use super::{ApiTags, post_id};
 use crate::service::Service;
 
 /// The vote route.
+#[derive(Default)]
 pub struct VotesApi;
 
 /// A vote added or removed.

@@ -15,7 +15,7 @@
 #![allow(dead_code)]
 
 #[path = "../support/mod.rs"]
-mod support;
+pub mod support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

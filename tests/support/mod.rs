@@ -36,6 +36,16 @@ pub const POST_FIELDS: &[&str] = &[
     "votes",
 ];
 
+/// The fields of a `SessionOut`, exactly (API.md).
+pub const SESSION_FIELDS: &[&str] = &[
+    "id",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "user_agent",
+    "current",
+];
+
 /// The configuration every in-process test app starts from: `store` (at
 /// `database_url`), port 0, the signing key `secret`, bcrypt cost 4 (the
 /// cheapest, so that tests that register many users stay fast) and only
