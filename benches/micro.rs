@@ -100,6 +100,7 @@ fn store(c: &mut Criterion) {
         let first_page = PostFilter {
             visibility: Visibility::PublishedOrOwnedBy(viewer),
             search: None,
+            before: None,
             page: Page::new(10, 0).unwrap(),
         };
         let search = PostFilter {

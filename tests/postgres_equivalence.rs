@@ -88,10 +88,13 @@ async fn posts_list_exactly_as_in_memory() {
     let mut compared = 0;
     for visibility in visibilities.into_iter().chain([Visibility::Everything]) {
         for search in searches {
-            for (limit, skip) in [(100, 0), (2, 0), (2, 3), (3, 100), (1, i64::MAX)] {
+            let pages = [(100, 0), (2, 0), (2, 3), (3, 100), (1, i64::MAX)];
+            let cursors = [None, Some(1), Some(5), Some(8), Some(i64::MAX)];
+            for ((limit, skip), before) in pages.into_iter().flat_map(|p| cursors.map(|c| (p, c))) {
                 let filter = PostFilter {
                     visibility,
                     search: Search::parse(search).unwrap(),
+                    before: before.and_then(PostId::new),
                     page: Page::new(limit, skip).unwrap(),
                 };
                 let from_pg = pg.posts().list(&filter).await.unwrap();

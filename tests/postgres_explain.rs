@@ -79,12 +79,13 @@ async fn the_first_page_and_lookups_by_id_use_indexes() {
         .await
         .expect("VACUUM ANALYZE");
     let (viewer, limit, skip, reach) = (7_i64, 10_i64, 0_i64, 10_i64);
+    let (no_cursor, deep) = (None::<i64>, Some(1_000_i64));
 
     // GET /posts as a user: published posts and the viewer's drafts.
     let first_page = custom_plan(
         &client,
         queries::LIST_VISIBLE,
-        &[&viewer, &limit, &skip, &reach],
+        &[&viewer, &limit, &skip, &reach, &no_cursor],
     )
     .await;
     assert_indexed(
@@ -92,13 +93,42 @@ async fn the_first_page_and_lookups_by_id_use_indexes() {
         &first_page,
         &["Merge Append", "posts_owner_id_id_idx", "users_pkey"],
     );
+    // A page deep in the table by cursor: both indexes seek to it.
+    let cursor_page = custom_plan(
+        &client,
+        queries::LIST_VISIBLE,
+        &[&viewer, &limit, &skip, &reach, &deep],
+    )
+    .await;
+    assert_indexed(
+        "page by cursor, user",
+        &cursor_page,
+        &[
+            "Merge Append",
+            "posts_owner_id_id_idx",
+            "Index Cond: (id < '1000'::bigint)",
+            "Index Cond: ((owner_id = '7'::bigint) AND (id < '1000'::bigint))",
+        ],
+    );
     // GET /posts as an admin.
-    let all = custom_plan(&client, queries::LIST_ALL, &[&limit, &skip]).await;
+    let all = custom_plan(&client, queries::LIST_ALL, &[&limit, &skip, &no_cursor]).await;
     assert_indexed(
         "first page, admin",
         &all,
         &["Index Scan Backward using posts_pkey", "users_pkey"],
     );
+    let all = custom_plan(&client, queries::LIST_ALL, &[&limit, &skip, &deep]).await;
+    assert_indexed(
+        "page by cursor, admin",
+        &all,
+        &[
+            "Index Scan Backward using posts_pkey",
+            "Index Cond: (id < '1000'::bigint)",
+        ],
+    );
+    // GET /users by cursor (a generic plan: the statement is cached).
+    let users = generic_plan(&client, queries::LIST_USERS, &[&limit, &skip, &1_000_i64]).await;
+    assert_indexed("users by cursor", &users, &["Index Scan using users_pkey"]);
 
     // GET /posts/{id}, with owner and vote count.
     let by_id = generic_plan(&client, queries::POST_BY_ID, &[&12_345_i64]).await;
@@ -126,7 +156,7 @@ async fn the_first_page_and_lookups_by_id_use_indexes() {
     let search = custom_plan(
         &client,
         queries::LIST_VISIBLE_SEARCH,
-        &[&viewer, &limit, &skip, &reach, &pattern],
+        &[&viewer, &limit, &skip, &reach, &no_cursor, &pattern],
     )
     .await;
     assert_indexed("search, user", &search, &["posts_title_lower_trgm_idx"]);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
 use posts_api::adapters::postgres::PgStore;
 use posts_api::domain::{
-    EmailAddress, NewSession, Page, PostId, RefreshToken, Role, SessionId, UserId,
+    EmailAddress, NewSession, Page, PostId, RefreshToken, Role, SessionId, UserId, UserPage,
 };
 use posts_api::ports::{
     AddVote, CreateUserError, KeepAdmin, PostStore, Refreshed, SessionStore, UserStore, VoteStore,
@@ -61,17 +61,29 @@ async fn users_credentials_roles_and_unique_emails() {
             .is_none()
     );
 
-    let listed = UserStore::list(&store, Page::new(10, 0).unwrap())
-        .await
-        .unwrap();
+    let listed = UserStore::list(
+        &store,
+        UserPage {
+            after: None,
+            page: Page::new(10, 0).unwrap(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         listed.iter().map(|u| u.id.get()).collect::<Vec<_>>(),
         [1, 3]
     );
     assert_eq!(
-        UserStore::list(&store, Page::new(10, i64::MAX).unwrap())
-            .await
-            .unwrap(),
+        UserStore::list(
+            &store,
+            UserPage {
+                after: None,
+                page: Page::new(10, i64::MAX).unwrap()
+            }
+        )
+        .await
+        .unwrap(),
         []
     );
 

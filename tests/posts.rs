@@ -1,5 +1,6 @@
 //! Posts through HTTP: create, read, list (newest first, paging at its
-//! edges, literal case-insensitive search), replace, delete, drafts and
+//! edges, literal case-insensitive search, the `before` cursor and its
+//! `Link` headers), replace, delete, drafts and
 //! ownership for owner, other user and admin, strict JSON bodies and their
 //! error statuses (400, 413, 415, 422), ids out of range, and authentication
 //! before anything else, each on both stores.
@@ -17,6 +18,11 @@ store_tests! {
     post_ids_outside_the_range_are_422,
     list_is_newest_first,
     list_pages_at_the_edges,
+    cursor_walk_visits_each_visible_post_once,
+    skip_applies_after_before,
+    full_pages_link_to_the_next_and_short_ones_do_not,
+    invalid_before_is_422,
+    link_keeps_the_search_percent_encoded,
     search_is_literal_and_ignores_case,
     search_ignores_case_beyond_ascii,
     search_with_nul_is_422,
@@ -243,6 +249,199 @@ async fn list_pages_at_the_edges(app: TestApp) {
             .await
             .assert_invalid("skip");
     }
+}
+
+/// Alice's posts (one in three a draft), Bob's published posts and Bob's
+/// drafts, interleaved, all titled so that `alpha` finds Alice's posts and
+/// Bob's drafts; the ids Alice may see, newest first, and her own.
+async fn interleaved(app: &TestApp, alice: &TestUser, bob: &TestUser) -> (Vec<i64>, Vec<i64>) {
+    let (mut visible, mut hers) = (Vec::new(), Vec::new());
+    for n in 0..14 {
+        let id = if n % 3 == 0 {
+            app.draft(&alice.token, &format!("Alpha draft {n}")).await
+        } else {
+            app.post(&alice.token, &format!("alpha {n}")).await
+        };
+        visible.push(id);
+        hers.push(id);
+        app.draft(&bob.token, &format!("alpha draft of bob {n}"))
+            .await;
+        if n % 2 == 0 {
+            visible.push(app.post(&bob.token, &format!("beta {n}")).await);
+        }
+    }
+    visible.reverse();
+    hers.reverse();
+    (visible, hers)
+}
+
+async fn cursor_walk_visits_each_visible_post_once(app: TestApp) {
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (visible, hers) = interleaved(&app, &alice, &bob).await;
+    assert_eq!((visible.len(), hers.len()), (21, 14));
+    for limit in [1, 3, 10] {
+        assert_eq!(
+            app.walk_links(&format!("/posts?limit={limit}"), &alice.token, limit)
+                .await,
+            visible,
+            "limit {limit}"
+        );
+        assert_eq!(
+            app.walk_links(
+                &format!("/posts?limit={limit}&search=ALPHA"),
+                &alice.token,
+                limit
+            )
+            .await,
+            hers,
+            "limit {limit}, search"
+        );
+    }
+    // Admins walk everything, Bob's drafts included.
+    let admin = app.admin().await;
+    let everything = app.walk_links("/posts?limit=10", &admin.token, 10).await;
+    assert_eq!(everything.len(), 14 + 7 + 14);
+    assert!(everything.windows(2).all(|w| w[0] > w[1]), "{everything:?}");
+}
+
+async fn skip_applies_after_before(app: TestApp) {
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (visible, _) = interleaved(&app, &alice, &bob).await;
+    let t = &alice.token;
+    let cursor = visible[4];
+    assert_eq!(
+        app.list_ids(&format!("/posts?before={cursor}&limit=3"), t)
+            .await,
+        visible[5..8]
+    );
+    assert_eq!(
+        app.list_ids(&format!("/posts?before={cursor}&skip=2&limit=3"), t)
+            .await,
+        visible[7..10]
+    );
+    assert!(
+        app.list_ids(&format!("/posts?before={cursor}&skip=100"), t)
+            .await
+            .is_empty()
+    );
+    // A cursor need not be a post's id, nor a visible one's.
+    let above = visible[0] + 1_000;
+    assert_eq!(
+        app.list_ids(&format!("/posts?before={above}&limit=2"), t)
+            .await,
+        visible[..2]
+    );
+    assert_eq!(
+        app.list_ids("/posts?before=9223372036854775807&limit=2", t)
+            .await,
+        visible[..2]
+    );
+    assert!(app.list_ids("/posts?before=1", t).await.is_empty());
+}
+
+async fn full_pages_link_to_the_next_and_short_ones_do_not(app: TestApp) {
+    let alice = app.user("alice").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(app.post(&alice.token, &format!("post {n}")).await);
+    }
+    ids.reverse();
+    let t = &alice.token;
+    let full = app.get("/posts?limit=2&skip=1&search=post", t).await;
+    assert_eq!(
+        full.header("link"),
+        Some(
+            format!(
+                "</posts?limit=2&search=post&before={}>; rel=\"next\"",
+                ids[2]
+            )
+            .as_str()
+        ),
+        "skip dropped, limit and search kept"
+    );
+    let full = app
+        .get(&format!("/posts/?before={}&limit=3", ids[0]), t)
+        .await;
+    assert_eq!(
+        full.header("link"),
+        Some(format!("</posts?limit=3&before={}>; rel=\"next\"", ids[3]).as_str()),
+    );
+    for short in [
+        "/posts",
+        "/posts?limit=6",
+        "/posts?limit=2&skip=4",
+        "/posts?search=none",
+    ] {
+        let resp = app.get(short, t).await;
+        resp.assert_status(200);
+        assert_eq!(resp.header("link"), None, "{short}");
+    }
+    // Browsers' scripts may read it.
+    let resp = app
+        .send(
+            app.request(Method::GET, "/posts?limit=1")
+                .bearer_auth(t)
+                .header("Origin", "https://example.com"),
+        )
+        .await;
+    let exposed = resp
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("link"), "exposed: {exposed:?}");
+}
+
+async fn invalid_before_is_422(app: TestApp) {
+    let alice = app.user("alice").await;
+    for query in [
+        "before=0",
+        "before=-1",
+        "before=abc",
+        "before=1.5",
+        "before=9223372036854775808",
+    ] {
+        app.get(&format!("/posts?{query}"), &alice.token)
+            .await
+            .assert_invalid("before");
+    }
+}
+
+async fn link_keeps_the_search_percent_encoded(app: TestApp) {
+    let alice = app.user("alice").await;
+    let search = "ça 50% & co";
+    let mut matching = Vec::new();
+    for n in 0..5 {
+        matching.push(app.post(&alice.token, &format!("Ça 50% & Co {n}")).await);
+        app.post(&alice.token, &format!("ça 50% co {n}")).await;
+    }
+    matching.reverse();
+    let first = app
+        .send(
+            app.request(Method::GET, "/posts")
+                .bearer_auth(&alice.token)
+                .query(&[("limit", "2"), ("search", search)]),
+        )
+        .await;
+    let ids: Vec<i64> = first
+        .json_status(200)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(ids, matching[..2]);
+    let next = first.next_link().expect("a full page links on");
+    assert_eq!(
+        next,
+        format!(
+            "/posts?limit=2&search=%C3%A7a%2050%25%20%26%20co&before={}",
+            matching[1]
+        )
+    );
+    let rest = app.walk_links(&next, &alice.token, 2).await;
+    assert_eq!(rest, matching[2..]);
 }
 
 async fn search_is_literal_and_ignores_case(app: TestApp) {

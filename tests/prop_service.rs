@@ -38,7 +38,7 @@ use posts_api::domain::{
     AuthError, EmailAddress, LoginError, NewPost, Page, Password, PasswordChangeError, PostContent,
     PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError, RefreshError,
     RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, UserError,
-    UserId, VoteError,
+    UserId, UserPage, VoteError,
 };
 use posts_api::ports::{Ports, PostStore};
 use posts_api::service::{Caller, LoginOutcome, Service};
@@ -223,7 +223,7 @@ impl ServiceDriver {
             } => {
                 let page = parse_or_422!(Page::new(*limit, *skip));
                 let search = parse_or_422!(Search::parse(search.as_deref().unwrap_or("")));
-                match s.list_posts(caller, search, page).await {
+                match s.list_posts(caller, search, None, page).await {
                     Ok(posts) => Outcome::Posts(posts.iter().map(post_out).collect()),
                     Err(e) => post_error(e),
                 }
@@ -260,7 +260,7 @@ impl ServiceDriver {
             },
             Action::ListUsers { limit, skip, .. } => {
                 let page = parse_or_422!(Page::new(*limit, *skip));
-                match s.list_users(caller, page).await {
+                match s.list_users(caller, UserPage { after: None, page }).await {
                     Ok(users) => Outcome::Users(users.iter().map(user_out).collect()),
                     Err(e) => user_error(e),
                 }

@@ -16,6 +16,7 @@ store_tests! {
     users_routes_check_the_token_first,
     only_admins_list_users,
     user_list_pages_at_the_edges,
+    user_list_pages_by_cursor,
     admins_change_roles,
     role_changes_are_validated,
     promotion_and_demotion_take_effect_with_the_same_token,
@@ -248,6 +249,61 @@ async fn user_list_pages_at_the_edges(app: TestApp) {
         app.get(&format!("/users?{query}"), token)
             .await
             .assert_invalid("skip");
+    }
+}
+
+async fn user_list_pages_by_cursor(app: TestApp) {
+    let admin = app.admin().await;
+    let mut all = vec![admin.id];
+    for n in 0..6 {
+        all.push(id_of(
+            &app.register_ok(&format!("cursor{n}@example.com"), PASSWORD)
+                .await,
+        ));
+    }
+    let token = &admin.token;
+    for limit in [1, 3, 10] {
+        assert_eq!(
+            app.walk_links(&format!("/users?limit={limit}"), token, limit)
+                .await,
+            all,
+            "limit {limit}"
+        );
+    }
+    let full = app.get("/users?limit=2&skip=1", token).await;
+    assert_eq!(
+        full.header("link"),
+        Some(format!("</users?limit=2&after={}>; rel=\"next\"", all[2]).as_str()),
+        "skip dropped, limit kept"
+    );
+    let short = app.get("/users", token).await;
+    short.assert_status(200);
+    assert_eq!(short.header("link"), None);
+    assert_eq!(
+        app.list_ids(&format!("/users?after={}&limit=2", all[1]), token)
+            .await,
+        all[2..4]
+    );
+    assert_eq!(
+        app.list_ids(&format!("/users?after={}&skip=2&limit=2", all[1]), token)
+            .await,
+        all[4..6],
+        "skip applies after the cursor"
+    );
+    assert!(
+        app.list_ids("/users?after=9223372036854775807", token)
+            .await
+            .is_empty()
+    );
+    for query in [
+        "after=0",
+        "after=-1",
+        "after=abc",
+        "after=9223372036854775808",
+    ] {
+        app.get(&format!("/users?{query}"), token)
+            .await
+            .assert_invalid("after");
     }
 }
 

@@ -211,13 +211,18 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     fold_title(haystack).contains(&fold_title(needle))
 }
 
-/// Which posts to list: what the viewer may see, a search and a page.
+/// Which posts to list: what the viewer may see, a search, a cursor and a
+/// page.
 #[derive(Debug, Clone)]
 pub struct PostFilter {
     /// The visibility rule for the viewer.
     pub visibility: Visibility,
     /// Optional title search.
     pub search: Option<Search>,
+    /// The cursor: only posts with an id below it (the page's `skip`
+    /// applies after it). A store seeks to it rather than walking to it,
+    /// so a page costs the same wherever the cursor is.
+    pub before: Option<PostId>,
     /// The page.
     pub page: Page,
 }

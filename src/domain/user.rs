@@ -5,7 +5,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use super::{UserId, error::FieldError};
+use super::{Page, UserId, error::FieldError};
 
 /// A trimmed, lower-cased, syntactically plausible email address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -193,6 +193,18 @@ pub struct NewUser {
     pub password_hash: PasswordHash,
     /// The initial role.
     pub role: Role,
+}
+
+/// Which users to list (admins): a cursor and a page, in ascending id
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserPage {
+    /// The cursor: only users with an id above it (the page's `skip`
+    /// applies after it). A store seeks to it rather than walking to it,
+    /// so a page costs the same wherever the cursor is.
+    pub after: Option<UserId>,
+    /// The page.
+    pub page: Page,
 }
 
 #[cfg(test)]

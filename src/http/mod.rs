@@ -12,6 +12,7 @@ mod meta;
 pub mod metrics;
 mod models;
 pub mod observe;
+mod paging;
 mod posts;
 pub mod security;
 pub mod server;
@@ -163,6 +164,7 @@ impl<E: Endpoint> Endpoint for CorsGateEndpoint<E> {
 fn cors(config: &Config, allow: &AllowTable) -> Cors {
     let cors = Cors::new()
         .allow_methods(allow.methods().iter().map(String::as_str))
+        .expose_header("Link")
         .expose_header("Retry-After")
         .expose_header("WWW-Authenticate");
     match config.cors_allowed() {

@@ -4,12 +4,13 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::error::{ApiError, Errors, status::*};
+use super::error::{ApiError, Errors, id_range, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{PostBody, PostOut};
+use super::paging::next_link;
 use super::security::{Auth, VerifiedToken};
 use super::{ApiTags, post_id};
-use crate::domain::{Page, PostContent, PostTitle, PostUpdate, Search};
+use crate::domain::{Page, PostContent, PostId, PostTitle, PostUpdate, Search};
 use crate::service::Service;
 
 /// The post routes.
@@ -29,7 +30,14 @@ fn default_skip() -> i64 {
 enum ListResponse {
     /// The posts the caller may see, newest first.
     #[oai(status = 200)]
-    Ok(JsonOut<Vec<PostOut>>),
+    Ok(
+        JsonOut<Vec<PostOut>>,
+        /// On a full page, the next one (RFC 8288): the same query with
+        /// `before` set to the page's last id and `skip` dropped, as in
+        /// `</posts?limit=10&search=rust&before=4711>; rel="next"`.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
 }
 
 /// One post.
@@ -70,7 +78,9 @@ impl PostsApi {
     ///
     /// Newest first. `search` matches a substring of the title without
     /// regard to case (`%` and `_` are ordinary characters). Drafts appear
-    /// only to their owner and admins.
+    /// only to their owner and admins. `before` is a cursor: only posts
+    /// with an id below it, and `skip` applies after it. A full page
+    /// carries a `Link` header to the next one.
     #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
     async fn list(
         &self,
@@ -88,16 +98,35 @@ impl PostsApi {
         /// A substring of the title; no NUL.
         #[oai(validator(pattern = r"^[^\u0000]*$"))]
         search: Query<Option<String>>,
+        /// A post id: only posts with an id below it (the cursor of the
+        /// `Link` header).
+        #[oai(validator(minimum(value = "1")))]
+        before: Query<Option<i64>>,
     ) -> Result<ListResponse, Errors<{ AUTHED | INVALID }>> {
         let page = Page::new(limit.0, skip.0)?;
         let search = match search.0 {
             Some(s) => Search::parse(&s)?,
             None => None,
         };
-        let posts = service.list_posts(auth.caller(), search, page).await?;
-        Ok(ListResponse::Ok(JsonOut(
-            posts.into_iter().map(PostOut::from).collect(),
-        )))
+        let before = before
+            .0
+            .map(|raw| PostId::new(raw).ok_or_else(|| ApiError::invalid(id_range("before"))))
+            .transpose()?;
+        let posts = service
+            .list_posts(auth.caller(), search.clone(), before, page)
+            .await?;
+        let link = next_link(
+            "/posts",
+            page.limit(),
+            posts.len(),
+            search.as_ref().map(Search::as_str),
+            "before",
+            posts.last().map(|p| p.id.get()),
+        );
+        Ok(ListResponse::Ok(
+            JsonOut(posts.into_iter().map(PostOut::from).collect()),
+            link,
+        ))
     }
 
     /// Read a post

@@ -5,12 +5,13 @@ use poem::web::{Data, RemoteAddr};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::error::{Errors, status::*};
+use super::error::{ApiError, Errors, id_range, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{PasswordBody, ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
+use super::paging::next_link;
 use super::security::Auth;
 use super::{ApiTags, user_id};
-use crate::domain::{EmailAddress, FieldError, Page, Password, Role};
+use crate::domain::{EmailAddress, FieldError, Page, Password, Role, UserId, UserPage};
 use crate::service::Service;
 
 /// The user routes.
@@ -46,7 +47,14 @@ enum UserResponse {
 enum ListResponse {
     /// A page of users, ascending id.
     #[oai(status = 200)]
-    Ok(JsonOut<Vec<UserOut>>),
+    Ok(
+        JsonOut<Vec<UserOut>>,
+        /// On a full page, the next one (RFC 8288): the same query with
+        /// `after` set to the page's last id and `skip` dropped, as in
+        /// `</users?limit=10&after=42>; rel="next"`.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
 }
 
 /// The caller's profile.
@@ -152,6 +160,10 @@ impl UsersApi {
     }
 
     /// List users (admins)
+    ///
+    /// Ascending id. `after` is a cursor: only users with an id above it,
+    /// and `skip` applies after it. A full page carries a `Link` header to
+    /// the next one.
     #[oai(path = "/users", method = "get", operation_id = "list_users")]
     async fn list(
         &self,
@@ -166,12 +178,31 @@ impl UsersApi {
         /// Users to skip.
         #[oai(default = "default_skip", validator(minimum(value = "0")))]
         skip: Query<i64>,
+        /// A user id: only users with an id above it (the cursor of the
+        /// `Link` header).
+        #[oai(validator(minimum(value = "1")))]
+        after: Query<Option<i64>>,
     ) -> Result<ListResponse, Errors<{ AUTHED | FORBIDDEN | INVALID }>> {
         let page = Page::new(limit.0, skip.0)?;
-        let users = service.list_users(auth.caller(), page).await?;
-        Ok(ListResponse::Ok(JsonOut(
-            users.into_iter().map(UserOut::from).collect(),
-        )))
+        let after = after
+            .0
+            .map(|raw| UserId::new(raw).ok_or_else(|| ApiError::invalid(id_range("after"))))
+            .transpose()?;
+        let users = service
+            .list_users(auth.caller(), UserPage { after, page })
+            .await?;
+        let link = next_link(
+            "/users",
+            page.limit(),
+            users.len(),
+            None,
+            "after",
+            users.last().map(|u| u.id.get()),
+        );
+        Ok(ListResponse::Ok(
+            JsonOut(users.into_iter().map(UserOut::from).collect()),
+            link,
+        ))
     }
 
     /// Change a user's role (admins)

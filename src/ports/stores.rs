@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    EmailAddress, NewPost, NewUser, Page, PasswordHash, PostFilter, PostId, PostUpdate, PostView,
-    Role, SessionId, StoreError, User, UserId,
+    EmailAddress, NewPost, NewUser, PasswordHash, PostFilter, PostId, PostUpdate, PostView, Role,
+    SessionId, StoreError, User, UserId, UserPage,
 };
 
 /// Why a user could not be created.
@@ -61,11 +61,12 @@ pub trait UserStore: Send + Sync + 'static {
         email: &EmailAddress,
     ) -> Result<Option<(User, PasswordHash)>, StoreError>;
 
-    /// A page of users in ascending id order.
+    /// A page of users in ascending id order, from above the page's
+    /// `after` cursor (sought, not walked to) when it has one.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
-    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError>;
+    async fn list(&self, page: UserPage) -> Result<Vec<User>, StoreError>;
 
     /// Changes a role, unless that would demote the only admin; the user
     /// as changed. Atomic with every other demotion and deletion: however
@@ -116,7 +117,8 @@ pub trait PostStore: Send + Sync + 'static {
     async fn get(&self, id: PostId) -> Result<Option<PostView>, StoreError>;
 
     /// The posts the filter's visibility allows, matching its search,
-    /// newest (highest id) first, paged.
+    /// newest (highest id) first, from below its `before` cursor (sought,
+    /// not walked to) when it has one, paged.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.

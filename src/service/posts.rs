@@ -8,7 +8,8 @@ use crate::domain::{
 use crate::ports::TokenClaims;
 
 impl Service {
-    /// The posts the caller may see, newest first.
+    /// The posts the caller may see, newest first, below `before` when
+    /// given.
     ///
     /// # Errors
     /// [`PostError::Store`] only.
@@ -16,11 +17,13 @@ impl Service {
         &self,
         caller: &Caller,
         search: Option<Search>,
+        before: Option<PostId>,
         page: Page,
     ) -> Result<Vec<PostView>, PostError> {
         let filter = PostFilter {
             visibility: policy::visibility_for(&caller.user),
             search,
+            before,
             page,
         };
         Ok(self.ports.posts.list(&filter).await?)

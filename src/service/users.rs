@@ -1,7 +1,7 @@
 //! User administration: look-ups, the admin list, roles, deletion.
 
 use super::{Caller, Service};
-use crate::domain::{Page, Role, User, UserError, UserId, policy};
+use crate::domain::{Role, User, UserError, UserId, UserPage, policy};
 use crate::ports::KeepAdmin;
 
 /// A store's answer to a change guarded by the last-admin rule.
@@ -30,7 +30,11 @@ impl Service {
     ///
     /// # Errors
     /// [`UserError::Forbidden`] for non-admins.
-    pub async fn list_users(&self, caller: &Caller, page: Page) -> Result<Vec<User>, UserError> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        page: UserPage,
+    ) -> Result<Vec<User>, UserError> {
         if !policy::can_manage_users(&caller.user) {
             return Err(UserError::Forbidden);
         }

@@ -487,6 +487,32 @@ impl TestApp {
             .collect()
     }
 
+    /// Walks a list from `first` by its `Link: <...>; rel="next"` headers
+    /// as a client would, asserting that exactly the full pages (`limit`
+    /// items) carry one; every id seen, in order.
+    pub async fn walk_links(&self, first: &str, token: &str, limit: usize) -> Vec<i64> {
+        let mut seen = Vec::new();
+        let mut next = Some(first.to_owned());
+        while let Some(path) = next.take() {
+            let resp = self.get(&path, token).await;
+            let page = resp.json_status(200);
+            let page = page
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} is not a list: {page}"));
+            seen.extend(page.iter().map(id_of));
+            next = resp.next_link();
+            assert_eq!(
+                next.is_some(),
+                page.len() == limit,
+                "{path}: {} items, Link {:?}",
+                page.len(),
+                resp.header("link")
+            );
+            assert!(seen.len() <= 10_000, "the walk does not end");
+        }
+        seen
+    }
+
     /// The clock's time as a Unix timestamp.
     pub fn now(&self) -> i64 {
         self.clock_now().unix_timestamp()
@@ -668,6 +694,16 @@ impl Resp {
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The target of a `Link: <target>; rel="next"` header, if any.
+    pub fn next_link(&self) -> Option<String> {
+        let link = self.header("link")?;
+        let target = link
+            .strip_prefix('<')
+            .and_then(|rest| rest.strip_suffix(">; rel=\"next\""))
+            .unwrap_or_else(|| panic!("not a next link: {link:?}"));
+        Some(target.to_owned())
     }
 
     /// Asserts the status, showing the body when it differs.

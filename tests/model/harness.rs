@@ -17,7 +17,7 @@ use posts_api::app;
 use posts_api::config::{Config, StoreKind};
 use posts_api::domain::policy::Visibility;
 use posts_api::domain::{
-    EmailAddress, Page, Password, PostFilter, PostId, PostView, SessionId, User, UserId,
+    EmailAddress, Page, Password, PostFilter, PostId, PostView, SessionId, User, UserId, UserPage,
 };
 use posts_api::ports::{Clock, Ports};
 use posts_api::service::Service;
@@ -500,7 +500,14 @@ impl Run {
     async fn store_matches<D: Driver>(&self, d: &D, label: &str) -> Result<(), String> {
         let ports = d.ports();
         let all = Page::new(100, 0).expect("a valid page");
-        let got: Vec<UserOut> = match ports.users.list(all).await {
+        let got: Vec<UserOut> = match ports
+            .users
+            .list(UserPage {
+                after: None,
+                page: all,
+            })
+            .await
+        {
             Ok(users) => users.iter().map(user_out).collect(),
             Err(e) => return Err(self.fail(&format!("store failed listing users: {e}"))),
         };
@@ -523,6 +530,7 @@ impl Run {
         let filter = PostFilter {
             visibility: Visibility::Everything,
             search: None,
+            before: None,
             page: all,
         };
         let got: Vec<PostOut> = match ports.posts.list(&filter).await {

@@ -87,9 +87,12 @@ impl PostStore for MemoryStore {
         let limit = filter.page.limit() as usize;
         let mut ids = Vec::with_capacity(limit);
         let mut skipped = 0usize;
-        // Walk newest first; after one page is found, resume after the last
-        // id in case a post vanishes between the walk and the read.
-        let mut upper = Bound::Unbounded;
+        // Walk newest first from the cursor (a seek in the ordered index,
+        // whatever lies above it); after one page is found, resume after
+        // the last id in case a post vanishes between the walk and the read.
+        let mut upper = filter
+            .before
+            .map_or(Bound::Unbounded, |before| Bound::Excluded(before.get()));
         let mut out = Vec::with_capacity(limit);
         while out.len() < limit {
             ids.clear();

@@ -1,11 +1,13 @@
 //! `UserStore` over DashMap.
 
+use std::ops::Bound;
+
 use async_trait::async_trait;
 use dashmap::mapref::entry::Entry;
 
 use super::{MemoryStore, UserRecord, lock, next_id, read, write};
 use crate::domain::{
-    EmailAddress, NewUser, Page, PasswordHash, Role, SessionId, StoreError, User, UserId,
+    EmailAddress, NewUser, PasswordHash, Role, SessionId, StoreError, User, UserId, UserPage,
 };
 use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
@@ -63,12 +65,14 @@ impl UserStore for MemoryStore {
             .map(|r| (r.user.clone(), r.hash.clone())))
     }
 
-    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError> {
+    async fn list(&self, UserPage { after, page }: UserPage) -> Result<Vec<User>, StoreError> {
         let ids: Vec<i64> = {
             let order = read(&self.inner.user_order);
             let skip = usize::try_from(page.skip()).unwrap_or(usize::MAX);
+            // Seek to the cursor in the ordered index, whatever lies below it.
+            let lower = after.map_or(Bound::Unbounded, |after| Bound::Excluded(after.get()));
             order
-                .iter()
+                .range((lower, Bound::Unbounded))
                 .skip(skip)
                 .take(page.limit() as usize)
                 .copied()

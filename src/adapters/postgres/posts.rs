@@ -60,16 +60,23 @@ impl PostStore for PgStore {
             .search
             .as_ref()
             .map(|s| queries::contains_pattern(&fold_title(s.as_str())));
+        // `NULL` for no cursor.
+        let before = filter.before.map(PostId::get);
         let (int, text) = (Type::INT8, Type::TEXT);
         let found = match (filter.visibility, &pattern) {
             (Visibility::Everything, None) => {
-                let params = [(&limit as Param, int.clone()), (&skip, int)];
+                let params = [
+                    (&limit as Param, int.clone()),
+                    (&skip, int.clone()),
+                    (&before, int),
+                ];
                 self.query_planned(queries::LIST_ALL, &params).await
             }
             (Visibility::Everything, Some(pattern)) => {
                 let params = [
                     (&limit as Param, int.clone()),
-                    (&skip, int),
+                    (&skip, int.clone()),
+                    (&before, int),
                     (pattern, text),
                 ];
                 self.query_planned(queries::LIST_ALL_SEARCH, &params).await
@@ -80,7 +87,8 @@ impl PostStore for PgStore {
                     (&viewer as Param, int.clone()),
                     (&limit, int.clone()),
                     (&skip, int.clone()),
-                    (&reach, int),
+                    (&reach, int.clone()),
+                    (&before, int),
                 ];
                 self.query_planned(queries::LIST_VISIBLE, &params).await
             }
@@ -90,7 +98,8 @@ impl PostStore for PgStore {
                     (&viewer as Param, int.clone()),
                     (&limit, int.clone()),
                     (&skip, int.clone()),
-                    (&reach, int),
+                    (&reach, int.clone()),
+                    (&before, int),
                     (pattern, text),
                 ];
                 self.query_planned(queries::LIST_VISIBLE_SEARCH, &params)

@@ -92,11 +92,12 @@ pub const CREDENTIALS: &str = concat!(
     ", u.password_hash FROM users u WHERE u.email = $1"
 );
 
-/// `$1` limit, `$2` offset: ascending id.
+/// `$1` limit, `$2` offset, `$3` the cursor (`after`; 0 for none): users
+/// above it, ascending id. The primary key seeks to the cursor.
 pub const LIST_USERS: &str = concat!(
     "SELECT ",
     user_columns!("u"),
-    " FROM users u ORDER BY u.id LIMIT $1 OFFSET $2"
+    " FROM users u WHERE u.id > $3 ORDER BY u.id LIMIT $1 OFFSET $2"
 );
 
 /// No admin but `$1`: the condition under which `$1` may not stop being
@@ -271,6 +272,15 @@ pub const UPDATE_POST: &str = concat!(
 /// `$1` id. Votes go by `ON DELETE CASCADE`.
 pub const DELETE_POST: &str = "DELETE FROM posts WHERE id = $1";
 
+/// Posts below the cursor `$n` (`before`), or all of them when it is
+/// `NULL`. The statements run with their values (`query_planned`), so the
+/// planner folds the `NULL` test away and an index seeks to `id < $n`.
+macro_rules! below_cursor {
+    ($n:literal) => {
+        concat!("(", $n, "::bigint IS NULL OR id < ", $n, ")")
+    };
+}
+
 /// Joins a page of posts `p` (already ordered and cut) to owners and counts.
 macro_rules! page_of {
     ($inner:expr) => {
@@ -284,42 +294,55 @@ macro_rules! page_of {
     };
 }
 
-/// Every post (admins): `$1` limit, `$2` offset. A backward walk of the
-/// primary key.
+/// Every post (admins): `$1` limit, `$2` offset, `$3` the cursor (`before`;
+/// `NULL` for none). A backward walk of the primary key from the cursor.
 pub const LIST_ALL: &str = page_of!(concat!(
     "SELECT ",
     post_columns!(),
-    " FROM posts ORDER BY id DESC LIMIT $1 OFFSET $2"
+    " FROM posts WHERE ",
+    below_cursor!("$3"),
+    " ORDER BY id DESC LIMIT $1 OFFSET $2"
 ));
 
-/// [`LIST_ALL`] with `$3` a `LIKE` pattern on the folded title.
+/// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title.
 pub const LIST_ALL_SEARCH: &str = page_of!(concat!(
     "SELECT ",
     post_columns!(),
-    " FROM posts WHERE title_lower LIKE $3 ESCAPE '\\' ORDER BY id DESC LIMIT $1 OFFSET $2"
+    " FROM posts WHERE ",
+    below_cursor!("$3"),
+    " AND title_lower LIKE $4 ESCAPE '\\' ORDER BY id DESC LIMIT $1 OFFSET $2"
 ));
 
 /// Published posts and the viewer's drafts: `$1` viewer, `$2` limit,
-/// `$3` offset, `$4` limit + offset. Each branch walks its own index
-/// newest first and stops after `$4` rows; a merge keeps the order.
+/// `$3` offset, `$4` limit + offset, `$5` the cursor (`before`; `NULL` for
+/// none). Each branch walks its own index newest first from the cursor
+/// and stops after `$4` rows; a merge keeps the order.
 pub const LIST_VISIBLE: &str = page_of!(concat!(
     "(SELECT ",
     post_columns!(),
-    " FROM posts WHERE published ORDER BY id DESC LIMIT $4)",
+    " FROM posts WHERE published AND ",
+    below_cursor!("$5"),
+    " ORDER BY id DESC LIMIT $4)",
     " UNION ALL (SELECT ",
     post_columns!(),
-    " FROM posts WHERE owner_id = $1 AND NOT published ORDER BY id DESC LIMIT $4)",
+    " FROM posts WHERE owner_id = $1 AND NOT published AND ",
+    below_cursor!("$5"),
+    " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
 ));
 
-/// [`LIST_VISIBLE`] with `$5` a `LIKE` pattern on the folded title.
+/// [`LIST_VISIBLE`] with `$6` a `LIKE` pattern on the folded title.
 pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
     "(SELECT ",
     post_columns!(),
-    " FROM posts WHERE published AND title_lower LIKE $5 ESCAPE '\\' ORDER BY id DESC LIMIT $4)",
+    " FROM posts WHERE published AND ",
+    below_cursor!("$5"),
+    " AND title_lower LIKE $6 ESCAPE '\\' ORDER BY id DESC LIMIT $4)",
     " UNION ALL (SELECT ",
     post_columns!(),
-    " FROM posts WHERE owner_id = $1 AND NOT published AND title_lower LIKE $5 ESCAPE '\\'",
+    " FROM posts WHERE owner_id = $1 AND NOT published AND ",
+    below_cursor!("$5"),
+    " AND title_lower LIKE $6 ESCAPE '\\'",
     " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
 ));
@@ -408,7 +431,7 @@ mod tests {
             "{LIST_VISIBLE}"
         );
         assert!(
-            LIST_VISIBLE_SEARCH.contains("LIKE $5 ESCAPE '\\'"),
+            LIST_VISIBLE_SEARCH.contains("LIKE $6 ESCAPE '\\'"),
             "{LIST_VISIBLE_SEARCH}"
         );
     }

@@ -6,7 +6,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{PgStore, errors::bad_row, queries, rows};
 use crate::domain::{
-    EmailAddress, NewUser, Page, PasswordHash, Role, SessionId, StoreError, User, UserId,
+    EmailAddress, NewUser, PasswordHash, Role, SessionId, StoreError, User, UserId, UserPage,
 };
 use crate::ports::{CreateUserError, KeepAdmin, UserStore};
 
@@ -56,9 +56,11 @@ impl UserStore for PgStore {
         row.map(|r| rows::credentials(&r)).transpose()
     }
 
-    async fn list(&self, page: Page) -> Result<Vec<User>, StoreError> {
+    async fn list(&self, UserPage { after, page }: UserPage) -> Result<Vec<User>, StoreError> {
+        // Ids are positive: above 0 is every user.
+        let after = after.map_or(0, UserId::get);
         let found = self
-            .query(queries::LIST_USERS, &[&page.limit(), &page.skip()])
+            .query(queries::LIST_USERS, &[&page.limit(), &page.skip(), &after])
             .await
             .map_err(|e| e.into_store("list users"))?;
         found.iter().map(|r| rows::user(r, &rows::USER)).collect()

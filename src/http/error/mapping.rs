@@ -156,6 +156,8 @@ pub fn reshape(err: poem::Error) -> ApiError {
             "skip" => FieldError::new("skip", SKIP_RULE).to_string(),
             // Its only validator is the documented no-NUL pattern.
             "search" => FieldError::nul("search").to_string(),
+            // The cursors' only validator is the id range.
+            "before" | "after" => id_range(e.name),
             name => format!("{name}: {}", e.reason),
         });
     }
