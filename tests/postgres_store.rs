@@ -468,7 +468,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V4__revoked_tokens",
             "V5__login_failures",
             "V6__admins_index",
-            "V7__sessions"
+            "V7__sessions",
+            "V8__drafts_index"
         ]
     );
     assert_eq!(

@@ -73,7 +73,8 @@ mod tests {
                 "V4__revoked_tokens",
                 "V5__login_failures",
                 "V6__admins_index",
-                "V7__sessions"
+                "V7__sessions",
+                "V8__drafts_index"
             ]
         );
     }
