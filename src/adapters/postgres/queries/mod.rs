@@ -59,6 +59,12 @@ macro_rules! post_columns {
     };
 }
 
+mod sessions;
+mod throttle;
+
+pub use sessions::*;
+pub use throttle::*;
+
 /// The readiness check.
 pub const PING: &str = "SELECT 1";
 
@@ -133,98 +139,6 @@ pub const DELETE_USER: &str = concat!(
     ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM gone) AS deleted, ",
     "EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed"
 );
-
-/// The columns of a session over table `$t`, named as `rows::session`
-/// reads them.
-macro_rules! session_columns {
-    ($t:literal) => {
-        concat!(
-            $t,
-            ".id AS session_id, ",
-            $t,
-            ".user_id AS session_user_id, ",
-            $t,
-            ".created_at AS session_created_at, ",
-            $t,
-            ".last_used_at AS session_last_used_at, ",
-            $t,
-            ".expires_at AS session_expires_at, ",
-            $t,
-            ".user_agent AS session_user_agent"
-        )
-    };
-}
-
-/// `$1` user, `$2` the first refresh token's SHA-256, `$3` now, `$4` its
-/// expiry, `$5` user agent, `$6` sessions a user keeps: starts a session.
-/// Also sweeps up to 100 expired sessions (skipping rows another instance
-/// holds) and the user's least recently used sessions beyond the cap.
-/// 23503 on `sessions_user_id_fkey`: the user is gone.
-pub const START_SESSION: &str = concat!(
-    "WITH swept AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ",
-    "WHERE expires_at <= $3 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)), ",
-    "crowded AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 ",
-    "ORDER BY last_used_at DESC, id DESC OFFSET greatest($6::bigint - 1, 0))), ",
-    "s AS (INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent) ",
-    "VALUES ($1, $3, $3, $4, $5) RETURNING *), ",
-    "t AS (INSERT INTO refresh_tokens (token_sha256, session_id, expires_at) SELECT $2, id, $4 FROM s) ",
-    "SELECT ",
-    session_columns!("s"),
-    " FROM s"
-);
-
-/// `$1` presented refresh token's SHA-256, `$2` the next one's, `$3` now,
-/// `$4` the next one's expiry: spends the presented token if it is its
-/// active session's current one, stores the next, and moves the session's
-/// `last_used_at` and expiry; answers the session and its user (no row:
-/// not rotated). Of concurrent calls with one token exactly one spends it:
-/// the others wait on its row and then find it spent. Keeps the session's
-/// newest 64 spent tokens.
-pub const ROTATE_REFRESH: &str = concat!(
-    "WITH spent AS (UPDATE refresh_tokens t SET spent_at = $3 FROM sessions s ",
-    "WHERE t.token_sha256 = $1 AND t.spent_at IS NULL AND t.expires_at > $3 ",
-    "AND s.id = t.session_id AND s.expires_at > $3 RETURNING t.session_id), ",
-    "fresh AS (INSERT INTO refresh_tokens (token_sha256, session_id, expires_at) ",
-    "SELECT $2, session_id, $4 FROM spent RETURNING session_id), ",
-    "trimmed AS (DELETE FROM refresh_tokens WHERE token_sha256 IN (SELECT r.token_sha256 ",
-    "FROM refresh_tokens r JOIN spent ON r.session_id = spent.session_id ",
-    "WHERE r.spent_at IS NOT NULL ORDER BY r.spent_at DESC OFFSET 63)), ",
-    "touched AS (UPDATE sessions s SET last_used_at = $3, expires_at = $4 FROM fresh ",
-    "WHERE s.id = fresh.session_id RETURNING s.*) ",
-    "SELECT ",
-    session_columns!("s"),
-    ", ",
-    user_columns!("u"),
-    " FROM touched s JOIN users u ON u.id = s.user_id"
-);
-
-/// `$1` a refresh token's SHA-256 that did not rotate: if it was spent,
-/// its session ends (reuse is theft).
-pub const END_REUSED: &str = "DELETE FROM sessions s USING refresh_tokens t \
-     WHERE t.token_sha256 = $1 AND t.spent_at IS NOT NULL AND s.id = t.session_id";
-
-/// `$1` user, `$2` now: the user's active sessions, newest first.
-pub const LIST_SESSIONS: &str = concat!(
-    "SELECT ",
-    session_columns!("s"),
-    " FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.id DESC"
-);
-
-/// `$1` session, `$2` user, `$3` now: ends the session if it is the user's
-/// and active.
-pub const END_SESSION: &str =
-    "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3";
-
-/// `$1` user, `$2` a session to keep (or NULL): ends the user's others.
-pub const END_SESSIONS: &str =
-    "DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)";
-
-/// `$1` user, `$2` password hash, `$3` the session to keep: replaces the
-/// hash and ends the user's other sessions in one statement; a row when
-/// the user exists.
-pub const SET_PASSWORD: &str = "WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
-     ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
-     SELECT id FROM changed";
 
 /// `$1` owner, `$2` title, `$3` title folded to lower case, `$4` content,
 /// `$5` published, `$6` created_at: the new post's view.
@@ -365,34 +279,6 @@ pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// ("lastadmn"): demotions and deletions take turns, so two admins
 /// demoting each other at once cannot both succeed.
 pub const ADMINS_LOCK: i64 = 0x6c61_7374_6164_6d6e;
-
-/// `$1` address, `$2` email's SHA-256, `$3` start of the window, `$4`
-/// limit per pair, `$5` limit per address (0: off), `$6` now: counts one
-/// login attempt unless a limit is reached. Answers the time of the
-/// attempt holding each count at its limit (`pair_at`, `addr_at`; null
-/// when under it) and the new attempt's id (`admitted`; null when
-/// refused). Also deletes up to 100 expired
-/// rows (skipping rows another instance is deleting). Run under the
-/// address's advisory lock, so that concurrent attempts see each other.
-pub const ADMIT_LOGIN: &str = "WITH expired AS (DELETE FROM login_failures WHERE id IN \
-     (SELECT id FROM login_failures WHERE failed_at <= $3 ORDER BY failed_at LIMIT 100 FOR UPDATE SKIP LOCKED)), \
-     releases AS (SELECT \
-     (SELECT f.failed_at FROM login_failures f \
-     WHERE $4::bigint > 0 AND f.addr = $1 AND f.email_sha256 = $2 AND NOT f.pair_cleared AND f.failed_at > $3 \
-     ORDER BY f.failed_at DESC OFFSET greatest($4::bigint - 1, 0) LIMIT 1) AS pair_at, \
-     (SELECT f.failed_at FROM login_failures f \
-     WHERE $5::bigint > 0 AND f.addr = $1 AND f.failed_at > $3 \
-     ORDER BY f.failed_at DESC OFFSET greatest($5::bigint - 1, 0) LIMIT 1) AS addr_at), \
-     admitted AS (INSERT INTO login_failures (addr, email_sha256, failed_at) \
-     SELECT $1, $2, $6 FROM releases WHERE pair_at IS NULL AND addr_at IS NULL RETURNING id) \
-     SELECT r.pair_at, r.addr_at, (SELECT id FROM admitted) AS admitted FROM releases r";
-
-/// `$1` address, `$2` email's SHA-256, `$3` the successful attempt's id:
-/// the attempt stops counting, and the pair's earlier attempts stop
-/// counting for the pair (they still count for the address).
-pub const RELEASE_LOGIN: &str = "WITH released AS (DELETE FROM login_failures WHERE id = $3) \
-     UPDATE login_failures SET pair_cleared = true \
-     WHERE addr = $1 AND email_sha256 = $2 AND NOT pair_cleared AND id <> $3";
 
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.
