@@ -47,6 +47,22 @@ store_tests! {
     concurrent_refreshes_on_two_instances_have_one_winner,
 }
 
+/// The tokens of the one refresh of `answers` that succeeded; every other
+/// is 401 "Invalid refresh token".
+fn one_winner(answers: &[Resp], round: usize) -> Tokens {
+    let winners: Vec<&Resp> = answers.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "round {round}: {:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for r in answers.iter().filter(|r| r.status != 200) {
+        r.assert_error(401, INVALID_REFRESH);
+    }
+    Tokens::of(&winners[0].json_status(200))
+}
+
 /// The refresh grant's answer for a spent, unknown or ended token.
 const INVALID_REFRESH: &str = "Invalid refresh token";
 /// 14 days in seconds, the default refresh lifetime.
@@ -367,20 +383,9 @@ async fn concurrent_refreshes_with_one_token_have_one_winner(app: TestApp) {
         let requests = (0..10)
             .map(|_| refresh_request(&app, &tokens.refresh))
             .collect();
-        let answers = app.send_concurrently(requests).await;
-        let winners: Vec<&Resp> = answers.iter().filter(|r| r.status == 200).collect();
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: {:?}",
-            answers.iter().map(|r| r.status).collect::<Vec<_>>()
-        );
-        for r in answers.iter().filter(|r| r.status != 200) {
-            r.assert_error(401, INVALID_REFRESH);
-        }
+        let won = one_winner(&app.send_concurrently(requests).await, round);
         // The others counted as reuse: the session ended, with the
         // winner's new tokens.
-        let won = Tokens::of(&winners[0].json_status(200));
         assert_eq!(won.sid(), tokens.sid());
         assert_dead(&app, &won).await;
         assert_dead(&app, &tokens).await;
@@ -1328,18 +1333,7 @@ async fn concurrent_refreshes_on_two_instances_have_one_winner(app: TestApp) {
                 refresh_request(instance, &tokens.refresh)
             })
             .collect();
-        let answers = app.send_concurrently(requests).await;
-        let winners: Vec<&Resp> = answers.iter().filter(|r| r.status == 200).collect();
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: {:?}",
-            answers.iter().map(|r| r.status).collect::<Vec<_>>()
-        );
-        for r in answers.iter().filter(|r| r.status != 200) {
-            r.assert_error(401, INVALID_REFRESH);
-        }
-        let won = Tokens::of(&winners[0].json_status(200));
+        let won = one_winner(&app.send_concurrently(requests).await, round);
         assert_dead(&app, &won).await;
         assert_dead(&sibling, &won).await;
     }

@@ -32,6 +32,17 @@ store_tests! {
 
 const LAST_ADMIN: &str = "Cannot remove the last admin";
 
+/// `admin_token`'s bearer makes user `id` an admin, which must succeed.
+async fn promote(app: &TestApp, admin_token: &str, id: i64) {
+    app.patch_json(
+        &format!("/users/{id}/role"),
+        admin_token,
+        &json!({ "role": "admin" }),
+    )
+    .await
+    .assert_status(200);
+}
+
 async fn start_up_admin_is_an_admin(app: TestApp) {
     let admin = app.admin().await;
     let body = app
@@ -417,13 +428,7 @@ async fn promotion_and_demotion_take_effect_with_the_same_token(app: TestApp) {
 async fn demoted_start_up_admin_loses_rights_at_once(app: TestApp) {
     let admin = app.admin().await;
     let bob = app.user("bob").await;
-    app.patch_json(
-        &format!("/users/{}/role", bob.id),
-        &admin.token,
-        &json!({ "role": "admin" }),
-    )
-    .await
-    .assert_status(200);
+    promote(&app, &admin.token, bob.id).await;
     let body = app
         .patch_json(
             &format!("/users/{}/role", admin.id),
@@ -624,13 +629,7 @@ async fn the_last_admin_cannot_be_demoted_or_deleted(app: TestApp) {
     assert_eq!(body["role"], "admin");
     // With a second admin, either may go.
     let bob = app.user("bob").await;
-    app.patch_json(
-        &format!("/users/{}/role", bob.id),
-        &admin.token,
-        &json!({ "role": "admin" }),
-    )
-    .await
-    .assert_status(200);
+    promote(&app, &admin.token, bob.id).await;
     app.delete(&path, &admin.token).await.assert_status(204);
     // Bob is now the only one.
     app.patch_json(&format!("/users/{}/role", bob.id), &bob.token, &demote)
@@ -646,13 +645,7 @@ async fn admins(app: &TestApp, names: &[&str]) -> Vec<TestUser> {
     let mut all = vec![];
     for name in names {
         let user = app.user(name).await;
-        app.patch_json(
-            &format!("/users/{}/role", user.id),
-            &first.token,
-            &json!({ "role": "admin" }),
-        )
-        .await
-        .assert_status(200);
+        promote(app, &first.token, user.id).await;
         all.push(user);
     }
     all.insert(0, first);
@@ -697,13 +690,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one(app: TestApp) {
         assert_eq!(admin_count(&app, survivor).await, 1, "round {round}");
         // Restore the start-up admin for the next round.
         if survivor.id != a.id {
-            app.patch_json(
-                &format!("/users/{}/role", a.id),
-                &survivor.token,
-                &json!({ "role": "admin" }),
-            )
-            .await
-            .assert_status(200);
+            promote(&app, &survivor.token, a.id).await;
             app.patch_json(
                 &format!("/users/{}/role", survivor.id),
                 &a.token,
