@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# A production-like topology on one machine, all on loopback:
+#
+#   node1  PostgreSQL 15 primary         (synchronous_standby_names = node2)
+#   node2  PostgreSQL 15 standby         (pg_basebackup -R, streaming, synchronous)
+#   pgbouncer1, pgbouncer2               one PgBouncer per node, pool_mode=transaction
+#   posts-api x N                        behind both PgBouncers, one multi-host URL:
+#     postgres://postgres@127.0.0.1:B1,127.0.0.1:B2/posts?target_session_attrs=read-write
+#
+# Why one PgBouncer per node: PgBouncer 1.18 follows no failover (its `host`
+# list round-robins, it never asks which node is writable). A PgBouncer on
+# each database node goes down with its node, and the service's multi-host
+# URL with target_session_attrs=read-write picks whichever node answers
+# writable: the same rule whether the service talks to the nodes directly
+# (`--via direct`) or through their PgBouncers (`--via pgbouncer`).
+#
+# Usage: deploy/topology.sh [options] up|status|env|failover|stop-primary|promote|rejoin|down
+#   --dir DIR        where everything lives (default /tmp/posts-api-topology)
+#   --instances N    service instances to start (default 2; 0 = databases only)
+#   --binary PATH    the posts-api binary (default target/release/posts-api)
+#   --via MODE       pgbouncer (default) or direct: how the instances reach the nodes
+#   --no-pgbouncer   do not start the PgBouncers (implies --via direct)
+#   --port-base P    first port to try (default: random free loopback ports)
+# Run as root, PostgreSQL and PgBouncer run as the `postgres` OS user.
+set -euo pipefail
+
+die() { echo "topology: $*" >&2; exit 1; }
+say() { echo "topology: $*"; }
+
+DIR="${TOPOLOGY_DIR:-/tmp/posts-api-topology}"
+INSTANCES="${TOPOLOGY_INSTANCES:-2}"
+BINARY="${POSTS_API_BINARY:-}"
+VIA="${TOPOLOGY_VIA:-pgbouncer}"
+PGBOUNCER=1
+PORT_BASE=""
+COMMAND=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) DIR="$2"; shift 2 ;;
+    --instances) INSTANCES="$2"; shift 2 ;;
+    --binary) BINARY="$2"; shift 2 ;;
+    --via) VIA="$2"; shift 2 ;;
+    --no-pgbouncer) PGBOUNCER=0; VIA=direct; shift ;;
+    --port-base) PORT_BASE="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) [ -z "$COMMAND" ] || die "one command at a time ($COMMAND, $1)"; COMMAND="$1"; shift ;;
+  esac
+done
+[ -n "$COMMAND" ] || die "no command: up, status, env, failover, stop-primary, promote, rejoin or down (see --help)"
+case "$VIA" in pgbouncer|direct) ;; *) die "--via must be pgbouncer or direct, not $VIA" ;; esac
+[[ "$INSTANCES" =~ ^[0-9]+$ ]] || die "--instances must be a number, not $INSTANCES"
+
+BINDIR="$(pg_config --bindir 2>/dev/null)" || die "pg_config not found (install postgresql-15)"
+PGBOUNCER_BIN="${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}"
+DB=posts
+STATE="$DIR/topology.env"
+
+# PostgreSQL refuses to run as root, and PgBouncer too: as root, run them as
+# `postgres` in directories it owns.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_in_use() { ss -Htln "sport = :$1" | grep -q .; }
+
+# The next free loopback port from $NEXT_PORT on.
+NEXT_PORT=""
+free_port() {
+  if [ -z "$NEXT_PORT" ]; then NEXT_PORT="${PORT_BASE:-$((20000 + RANDOM % 30000))}"; fi
+  while port_in_use "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  FREE_PORT="$NEXT_PORT"
+  NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+load_state() {
+  [ -f "$STATE" ] || die "no topology under $DIR (run: $0 --dir $DIR up)"
+  # shellcheck disable=SC1090
+  . "$STATE"
+}
+
+save_state() {
+  cat >"$STATE" <<EOF
+NODE1_PORT=$NODE1_PORT
+NODE2_PORT=$NODE2_PORT
+BOUNCER1_PORT=${BOUNCER1_PORT:-}
+BOUNCER2_PORT=${BOUNCER2_PORT:-}
+PRIMARY=$PRIMARY
+STANDBY=$STANDBY
+VIA=$VIA
+INSTANCE_PORTS="${INSTANCE_PORTS:-}"
+BINARY="${BINARY:-}"
+JWT_SECRET=$JWT_SECRET
+EOF
+}
+
+node_port() { if [ "$1" = node1 ]; then echo "$NODE1_PORT"; else echo "$NODE2_PORT"; fi; }
+bouncer_port() { if [ "$1" = node1 ]; then echo "${BOUNCER1_PORT:-}"; else echo "${BOUNCER2_PORT:-}"; fi; }
+other() { if [ "$1" = node1 ]; then echo node2; else echo node1; fi; }
+
+node_running() { as_pg "$BINDIR/pg_ctl" -D "$DIR/$1" status >/dev/null 2>&1; }
+
+psql_at() { # port sql
+  as_pg "$BINDIR/psql" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
+}
+
+direct_url() {
+  echo "postgres://postgres@127.0.0.1:$NODE1_PORT,127.0.0.1:$NODE2_PORT/$DB?target_session_attrs=read-write"
+}
+pooled_url() {
+  echo "postgres://postgres@127.0.0.1:$BOUNCER1_PORT,127.0.0.1:$BOUNCER2_PORT/$DB?target_session_attrs=read-write"
+}
+
+start_node() { # name
+  as_pg "$BINDIR/pg_ctl" -D "$DIR/$1" -l "$DIR/$1.log" -w -t 30 start >/dev/null ||
+    die "$1 did not start; see $DIR/$1.log"
+}
+
+# A standby of $1 in $2: a base backup with -R (standby.signal and
+# primary_conninfo naming it by application_name, which the primary's
+# synchronous_standby_names lists), then started and streaming.
+make_standby() { # primary standby
+  local from; from="$(node_port "$1")"
+  rm -rf "${DIR:?}/$2"
+  as_pg "$BINDIR/pg_basebackup" -h 127.0.0.1 -p "$from" -U postgres -D "$DIR/$2" \
+    -R -X stream -c fast -d "application_name=$2" >/dev/null
+  cat >>"$DIR/$2/postgresql.auto.conf" <<EOF
+port = $(node_port "$2")
+synchronous_standby_names = ''
+EOF
+  start_node "$2"
+  psql_at "$from" "ALTER SYSTEM SET synchronous_standby_names = '$2'" >/dev/null
+  psql_at "$from" "SELECT pg_reload_conf()" >/dev/null
+  # Commits on the primary now wait for the standby: check it is streaming
+  # synchronously before anyone writes.
+  local state=""
+  for _ in $(seq 1 100); do
+    state="$(psql_at "$from" "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$2'")"
+    [ "$state" = sync ] && return 0
+    sleep 0.1
+  done
+  die "$2 is not a synchronous standby of $1 (sync_state '$state'); see $DIR/$2.log"
+}
+
+start_bouncer() { # node
+  local dir="$DIR/pgbouncer-$1" port; port="$(bouncer_port "$1")"
+  mkdir -p "$dir"
+  echo '"postgres" ""' >"$dir/userlist.txt"
+  cat >"$dir/pgbouncer.ini" <<EOF
+; PgBouncer in front of $1 only: it goes down with its node.
+[databases]
+$DB = host=127.0.0.1 port=$(node_port "$1") dbname=$DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = 4
+max_client_conn = 500
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+EOF
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+  as_pg "$PGBOUNCER_BIN" -d "$dir/pgbouncer.ini" || die "pgbouncer for $1 did not start; see $dir/pgbouncer.log"
+  for _ in $(seq 1 50); do port_in_use "$port" && return 0; sleep 0.1; done
+  die "pgbouncer for $1 does not listen on $port; see $dir/pgbouncer.log"
+}
+
+stop_bouncer() { # node
+  local pidfile="$DIR/pgbouncer-$1/pgbouncer.pid"
+  if [ -f "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  fi
+}
+
+find_binary() {
+  if [ -z "$BINARY" ]; then
+    local root; root="$(cd "$(dirname "$0")/.." && pwd)"
+    BINARY="${CARGO_TARGET_DIR:-$root/target}/release/posts-api"
+  fi
+  [ -x "$BINARY" ] || die "no posts-api binary at $BINARY (cargo build --release, or --binary PATH)"
+}
+
+# The schema goes in over a direct connection to the primary: migrations
+# take a session-level advisory lock, which a transaction pooler cannot keep.
+migrate() {
+  STORE=postgres DATABASE_URL="$(direct_url)" RUST_LOG=warn "$BINARY" migrate >"$DIR/migrate.log" 2>&1 ||
+    die "migrations failed; see $DIR/migrate.log"
+  say "$(tail -n 1 "$DIR/migrate.log")"
+}
+
+start_instance() { # index port
+  local url pooler=none
+  if [ "$VIA" = pgbouncer ]; then url="$(pooled_url)"; pooler=transaction; else url="$(direct_url)"; fi
+  STORE=postgres DATABASE_URL="$url" DATABASE_POOLER="$pooler" JWT_SECRET="$JWT_SECRET" \
+    BIND_ADDR="127.0.0.1:$2" DATABASE_TIMEOUT_SECONDS="${DATABASE_TIMEOUT_SECONDS:-2}" NO_COLOR=1 \
+    nohup "$BINARY" serve >"$DIR/instance$1.log" 2>&1 &
+  echo $! >"$DIR/instance$1.pid"
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$2/readyz" 2>/dev/null && return 0
+    kill -0 "$(cat "$DIR/instance$1.pid")" 2>/dev/null || die "instance $1 exited; see $DIR/instance$1.log"
+    sleep 0.1
+  done
+  die "instance $1 not ready on port $2; see $DIR/instance$1.log"
+}
+
+print_urls() {
+  echo "primary   $PRIMARY  postgres://postgres@127.0.0.1:$(node_port "$PRIMARY")/$DB"
+  echo "standby   $STANDBY  postgres://postgres@127.0.0.1:$(node_port "$STANDBY")/$DB"
+  echo "direct    $(direct_url)"
+  [ -n "${BOUNCER1_PORT:-}" ] && echo "pgbouncer $(pooled_url)"
+  local i=0
+  for port in $INSTANCE_PORTS; do
+    i=$((i + 1))
+    echo "instance$i http://127.0.0.1:$port (logs: $DIR/instance$i.log)"
+  done
+  return 0
+}
+
+cmd_up() {
+  if [ -f "$STATE" ]; then
+    load_state
+    say "already up under $DIR"
+    print_urls
+    return 0
+  fi
+  [ "$INSTANCES" = 0 ] || find_binary
+  [ "$PGBOUNCER" = 0 ] || [ -x "$PGBOUNCER_BIN" ] || die "no pgbouncer at $PGBOUNCER_BIN (apt-get install pgbouncer)"
+  [ "$PGBOUNCER" = 1 ] || [ "$VIA" = direct ] || die "--via pgbouncer needs the PgBouncers"
+  mkdir -p "$DIR"
+  [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
+  free_port; NODE1_PORT=$FREE_PORT
+  free_port; NODE2_PORT=$FREE_PORT
+  if [ "$PGBOUNCER" = 1 ]; then
+    free_port; BOUNCER1_PORT=$FREE_PORT
+    free_port; BOUNCER2_PORT=$FREE_PORT
+  fi
+  PRIMARY=node1 STANDBY=node2
+  JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  INSTANCE_PORTS=""
+  save_state
+
+  say "primary node1 on port $NODE1_PORT"
+  as_pg "$BINDIR/initdb" -D "$DIR/node1" -U postgres -A trust --no-sync >/dev/null
+  cat >>"$DIR/node1/postgresql.auto.conf" <<EOF
+port = $NODE1_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+wal_level = replica
+max_wal_senders = 5
+max_connections = 200
+EOF
+  echo "host replication postgres 127.0.0.1/32 trust" >>"$DIR/node1/pg_hba.conf"
+  start_node node1
+  psql_at "$NODE1_PORT" "CREATE DATABASE $DB" >/dev/null
+  say "synchronous standby node2 on port $NODE2_PORT"
+  make_standby node1 node2
+  if [ "$PGBOUNCER" = 1 ]; then
+    say "pgbouncer1 on port $BOUNCER1_PORT (node1), pgbouncer2 on port $BOUNCER2_PORT (node2)"
+    start_bouncer node1
+    start_bouncer node2
+  fi
+  if [ "$INSTANCES" -gt 0 ]; then
+    migrate
+    for i in $(seq 1 "$INSTANCES"); do
+      free_port
+      INSTANCE_PORTS="${INSTANCE_PORTS:+$INSTANCE_PORTS }$FREE_PORT"
+      save_state
+      start_instance "$i" "$FREE_PORT"
+    done
+  fi
+  save_state
+  say "up (via $VIA); JWT_SECRET is in $STATE"
+  print_urls
+}
+
+cmd_status() {
+  load_state
+  for node in node1 node2; do
+    local port; port="$(node_port "$node")"
+    if node_running "$node"; then
+      local role; role="$(psql_at "$port" "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END")"
+      echo "$node  port $port  running, $role"
+    else
+      echo "$node  port $port  stopped"
+    fi
+  done
+  local primary_port; primary_port="$(node_port "$PRIMARY")"
+  if node_running "$PRIMARY"; then
+    echo "replication from $PRIMARY: $(psql_at "$primary_port" "SELECT coalesce(string_agg(application_name || ' ' || state || ' ' || sync_state, ', '), 'none') FROM pg_stat_replication")"
+  fi
+  for node in node1 node2; do
+    local port; port="$(bouncer_port "$node")"
+    [ -n "$port" ] || continue
+    if port_in_use "$port"; then echo "pgbouncer-$node  port $port  running"; else echo "pgbouncer-$node  port $port  stopped"; fi
+  done
+  local i=0
+  for port in $INSTANCE_PORTS; do
+    i=$((i + 1))
+    echo "instance$i  http://127.0.0.1:$port  /readyz $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || echo down)"
+  done
+}
+
+# The primary's node is lost: its PostgreSQL dies without a checkpoint
+# (as in a crash: -m immediate) and its PgBouncer with it.
+cmd_stop_primary() {
+  load_state
+  if node_running "$PRIMARY"; then
+    as_pg "$BINDIR/pg_ctl" -D "$DIR/$PRIMARY" -m immediate -w stop >/dev/null
+    say "stopped the primary $PRIMARY (-m immediate)"
+  else
+    say "the primary $PRIMARY is already stopped"
+  fi
+  stop_bouncer "$PRIMARY"
+}
+
+cmd_promote() {
+  load_state
+  node_running "$STANDBY" || die "the standby $STANDBY is not running: nothing to promote (run rejoin?)"
+  if [ "$(psql_at "$(node_port "$STANDBY")" "SELECT pg_is_in_recovery()")" = t ]; then
+    as_pg "$BINDIR/pg_ctl" -D "$DIR/$STANDBY" -w promote >/dev/null
+    say "promoted $STANDBY: it is the primary now, on port $(node_port "$STANDBY")"
+  else
+    say "$STANDBY is already a primary"
+  fi
+  # The new primary has no standby yet: commits must not wait for one.
+  psql_at "$(node_port "$STANDBY")" "ALTER SYSTEM SET synchronous_standby_names = ''" >/dev/null
+  psql_at "$(node_port "$STANDBY")" "SELECT pg_reload_conf()" >/dev/null
+  local old="$PRIMARY"
+  PRIMARY="$STANDBY" STANDBY="$old"
+  save_state
+}
+
+cmd_failover() {
+  cmd_stop_primary
+  cmd_promote
+  say "the service instances find the new primary by themselves (target_session_attrs=read-write)"
+}
+
+# The lost node comes back as a synchronous standby of the new primary
+# (a fresh base backup: simpler and surer than pg_rewind here).
+cmd_rejoin() {
+  load_state
+  node_running "$STANDBY" && die "$STANDBY is running; only a stopped node rejoins"
+  node_running "$PRIMARY" || die "the primary $PRIMARY is not running"
+  make_standby "$PRIMARY" "$STANDBY"
+  if [ -n "$(bouncer_port "$STANDBY")" ] && ! port_in_use "$(bouncer_port "$STANDBY")"; then
+    start_bouncer "$STANDBY"
+  fi
+  say "$STANDBY rejoined as a synchronous standby of $PRIMARY"
+}
+
+cmd_down() {
+  if [ ! -f "$STATE" ]; then
+    [ -d "$DIR" ] && rm -rf "${DIR:?}"
+    say "nothing up under $DIR"
+    return 0
+  fi
+  load_state
+  local i=0
+  for _ in $INSTANCE_PORTS; do
+    i=$((i + 1))
+    if [ -f "$DIR/instance$i.pid" ]; then kill "$(cat "$DIR/instance$i.pid")" 2>/dev/null || true; fi
+  done
+  stop_bouncer node1
+  stop_bouncer node2
+  for node in node1 node2; do
+    if node_running "$node"; then as_pg "$BINDIR/pg_ctl" -D "$DIR/$node" -m immediate -w stop >/dev/null || true; fi
+  done
+  rm -rf "${DIR:?}"
+  say "down; removed $DIR"
+}
+
+# Machine-readable: the state file (ports, roles, URLs), for tests and scripts.
+cmd_env() {
+  load_state
+  cat "$STATE"
+  echo "PRIMARY_PORT=$(node_port "$PRIMARY")"
+  echo "STANDBY_PORT=$(node_port "$STANDBY")"
+  echo "DIRECT_URL=$(direct_url)"
+  [ -n "${BOUNCER1_PORT:-}" ] && echo "POOLED_URL=$(pooled_url)"
+  return 0
+}
+
+case "$COMMAND" in
+  up) cmd_up ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  failover) cmd_failover ;;
+  stop-primary) cmd_stop_primary ;;
+  promote) cmd_promote ;;
+  rejoin) cmd_rejoin ;;
+  down) cmd_down ;;
+  *) die "unknown command $COMMAND (see --help)" ;;
+esac
