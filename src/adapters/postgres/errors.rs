@@ -32,6 +32,28 @@ impl DbFailure {
         }
     }
 
+    /// Whether the connection this came from is of no further use and must
+    /// leave the pool rather than serve the next request: it is closed,
+    /// its server is shutting down, or its server no longer accepts writes
+    /// (a fenced old primary, which keeps its sessions open: handed out
+    /// again, its connections would answer every write with 25006 for as
+    /// long as they live, while a new connection, by
+    /// `target_session_attrs=read-write`, finds the writable host).
+    pub(super) fn ends_connection(error: &tokio_postgres::Error) -> bool {
+        if error.is_closed() {
+            return true;
+        }
+        error.code().is_some_and(|code| {
+            [
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(code)
+        })
+    }
+
     /// The store failure the service sees, with `what` was being done.
     pub(super) fn into_store(self, what: &str) -> StoreError {
         StoreError::Unavailable(format!("{what}: {self}"))

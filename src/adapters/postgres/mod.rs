@@ -204,14 +204,23 @@ impl PoolMonitor for PgStore {
 }
 
 /// The answer of a call on `client`. A connection whose call timed out may
-/// still owe the server's answer: it is taken out of the pool and closed
-/// rather than handed to the next request.
+/// still owe the server's answer, and one that failed in a way that
+/// outlives the call ([`DbFailure::ends_connection`]: closed, server
+/// shutting down or read-only after a failover) would fail the next
+/// request too: either is taken out of the pool and closed rather than
+/// handed out again.
 fn settle<T>(
     client: Object,
     answer: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
 ) -> Result<T, DbFailure> {
     match answer {
-        Ok(result) => Ok(result?),
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(e)) => {
+            if DbFailure::ends_connection(&e) {
+                drop(Object::take(client));
+            }
+            Err(e.into())
+        }
         Err(_) => {
             drop(Object::take(client));
             Err(DbFailure::TimedOut)

@@ -39,7 +39,10 @@ pub(super) fn build(settings: &PgSettings) -> Result<Pool, ConnectError> {
     };
     let mut pg: tokio_postgres::Config =
         settings.url.parse().map_err(|e| invalid(format!("{e}")))?;
-    pg.connect_timeout(settings.timeout);
+    pg.connect_timeout(per_host_connect_timeout(
+        settings.timeout,
+        pg.get_hosts().len(),
+    ));
     if pg.get_application_name().is_none() {
         pg.application_name("posts-api");
     }
@@ -60,6 +63,17 @@ pub(super) fn build(settings: &PgSettings) -> Result<Pool, ConnectError> {
         .runtime(Runtime::Tokio1)
         .build()
         .map_err(|e| invalid(format!("{e}")))
+}
+
+/// The TCP connect timeout for each host of a multi-host `DATABASE_URL`.
+/// tokio-postgres tries the hosts in turn, each with this timeout, all
+/// within the pool's create timeout (`timeout`): were each host given the
+/// whole of it, a first host that drops packets (a dead machine answers no
+/// SYN) would use it up and the next host, the new primary, would never be
+/// tried. So they share it (never below 100 ms).
+fn per_host_connect_timeout(timeout: Duration, hosts: usize) -> Duration {
+    let hosts = u32::try_from(hosts.max(1)).unwrap_or(u32::MAX);
+    (timeout / hosts).max(Duration::from_millis(100))
 }
 
 /// `url` with its password replaced by `***`, for messages and logs.
@@ -155,6 +169,21 @@ mod tests {
         for (url, masked) in cases {
             assert_eq!(mask_password(url), masked, "{url}");
         }
+    }
+
+    #[test]
+    fn hosts_share_the_connect_timeout() {
+        let five = Duration::from_secs(5);
+        assert_eq!(per_host_connect_timeout(five, 1), five);
+        assert_eq!(per_host_connect_timeout(five, 0), five);
+        assert_eq!(
+            per_host_connect_timeout(five, 2),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            per_host_connect_timeout(Duration::from_secs(1), 50),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]
