@@ -14,7 +14,7 @@
 # writable: the same rule whether the service talks to the nodes directly
 # (`--via direct`) or through their PgBouncers (`--via pgbouncer`).
 #
-# Usage: deploy/topology.sh [options] up|status|env|failover|stop-primary|promote|rejoin|down
+# Usage: deploy/topology.sh [options] up|status|env|failover|switchover|stop-primary|promote|rejoin|down
 #   --dir DIR        where everything lives (default /tmp/posts-api-topology)
 #   --instances N    service instances to start (default 2; 0 = databases only)
 #   --binary PATH    the posts-api binary (default target/release/posts-api)
@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     *) [ -z "$COMMAND" ] || die "one command at a time ($COMMAND, $1)"; COMMAND="$1"; shift ;;
   esac
 done
-[ -n "$COMMAND" ] || die "no command: up, status, env, failover, stop-primary, promote, rejoin or down (see --help)"
+[ -n "$COMMAND" ] || die "no command: up, status, env, failover, switchover, stop-primary, promote, rejoin or down (see --help)"
 case "$VIA" in pgbouncer|direct) ;; *) die "--via must be pgbouncer or direct, not $VIA" ;; esac
 [[ "$INSTANCES" =~ ^[0-9]+$ ]] || die "--instances must be a number, not $INSTANCES"
 
@@ -341,11 +341,31 @@ cmd_failover() {
   say "the service instances find the new primary by themselves (target_session_attrs=read-write)"
 }
 
-# The lost node comes back as a synchronous standby of the new primary
-# (a fresh base backup: simpler and surer than pg_rewind here).
+# A planned switchover with no process killed: the primary is fenced
+# (default_transaction_read_only, reloaded: its open sessions now refuse
+# writes with SQLSTATE 25006 but stay connected), then the standby, in sync,
+# is promoted. The old primary keeps running read-only until `rejoin`.
+cmd_switchover() {
+  load_state
+  node_running "$PRIMARY" || die "the primary $PRIMARY is not running (use failover)"
+  local port; port="$(node_port "$PRIMARY")"
+  psql_at "$port" "ALTER SYSTEM SET default_transaction_read_only = on" >/dev/null
+  psql_at "$port" "SELECT pg_reload_conf()" >/dev/null
+  say "fenced the primary $PRIMARY: read-only, its sessions stay open"
+  cmd_promote
+}
+
+# The old primary comes back as a synchronous standby of the new primary
+# (a fresh base backup: simpler and surer than pg_rewind here); a fenced
+# old primary still running is stopped first.
 cmd_rejoin() {
   load_state
-  node_running "$STANDBY" && die "$STANDBY is running; only a stopped node rejoins"
+  if node_running "$STANDBY"; then
+    [ "$(psql_at "$(node_port "$STANDBY")" "SELECT pg_is_in_recovery()")" = f ] ||
+      die "$STANDBY is already a running standby"
+    as_pg "$BINDIR/pg_ctl" -D "$DIR/$STANDBY" -m fast -w stop >/dev/null
+    say "stopped the old primary $STANDBY"
+  fi
   node_running "$PRIMARY" || die "the primary $PRIMARY is not running"
   make_standby "$PRIMARY" "$STANDBY"
   if [ -n "$(bouncer_port "$STANDBY")" ] && ! port_in_use "$(bouncer_port "$STANDBY")"; then
@@ -391,6 +411,7 @@ case "$COMMAND" in
   status) cmd_status ;;
   env) cmd_env ;;
   failover) cmd_failover ;;
+  switchover) cmd_switchover ;;
   stop-primary) cmd_stop_primary ;;
   promote) cmd_promote ;;
   rejoin) cmd_rejoin ;;

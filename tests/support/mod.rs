@@ -13,6 +13,8 @@
 
 pub mod binary;
 pub mod db;
+pub mod topology;
+pub mod writers;
 
 use std::time::Duration;
 
