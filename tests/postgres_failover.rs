@@ -286,3 +286,58 @@ impl<'a> Api<'a> {
             .status()
     }
 }
+
+/// A dead machine answers no SYN: a first host that swallows connection
+/// attempts must not use up the whole timeout, or the service never tries
+/// the next host, the primary (here the test server, after a listener
+/// whose accept queue is full, which drops SYNs).
+#[test]
+fn a_first_host_that_drops_packets_does_not_hide_the_primary() {
+    support::runtime().block_on(async {
+        let Some(db) = support::db::TestDb::create().await else {
+            return;
+        };
+        let hole = tokio::net::TcpSocket::new_v4().expect("a socket");
+        hole.bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("bind");
+        let hole = hole.listen(0).expect("listen");
+        let port = hole.local_addr().expect("its address").port();
+        // Fill the accept queue (never accepted), until a connection hangs.
+        let mut held = Vec::new();
+        loop {
+            let attempt = tokio::net::TcpStream::connect(("127.0.0.1", port));
+            match tokio::time::timeout(Duration::from_millis(300), attempt).await {
+                Ok(Ok(stream)) => held.push(stream),
+                Ok(Err(e)) => panic!("the black hole refused a connection: {e}"),
+                Err(_) => break,
+            }
+            assert!(held.len() < 100, "the accept queue never fills");
+        }
+        let server = db.url.split("://").nth(1).expect("a URL");
+        let (authority, rest) = server.split_once('/').expect("a database name");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{port},{host}/{}?target_session_attrs=read-write",
+            rest.split('?').next().unwrap_or(rest)
+        );
+        let (mut child, addr) = support::binary::start(&[
+            ("STORE", "postgres"),
+            ("DATABASE_URL", &url),
+            ("DATABASE_TIMEOUT_SECONDS", "2"),
+            ("JWT_SECRET", SECRET),
+            ("BCRYPT_COST", "4"),
+        ]);
+        let http = support::http_client(reqwest::redirect::Policy::none());
+        let answer = http
+            .post(format!("http://{addr}/users"))
+            .json(&json!({ "email": "hole@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), StatusCode::CREATED);
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(held);
+        db.drop().await;
+    });
+}
