@@ -14,14 +14,27 @@
 # writable: the same rule whether the service talks to the nodes directly
 # (`--via direct`) or through their PgBouncers (`--via pgbouncer`).
 #
-# Usage: deploy/topology.sh [options] up|status|env|failover|switchover|stop-primary|promote|rejoin|down
-#   --dir DIR        where everything lives (default /tmp/posts-api-topology)
-#   --instances N    service instances to start (default 2; 0 = databases only)
-#   --binary PATH    the posts-api binary (default target/release/posts-api)
-#   --via MODE       pgbouncer (default) or direct: how the instances reach the nodes
+# Usage: deploy/topology.sh [options] COMMAND
+#   up            build and start everything (nothing if already up), print the URLs
+#   status        each node's role, replication, PgBouncers, each instance's /readyz
+#   env           ports, roles and URLs as KEY=value lines (for scripts and tests)
+#   failover      the primary's node is lost (pg_ctl -m immediate, its PgBouncer
+#                 stopped) and the standby promoted: stop-primary then promote
+#   switchover    planned: fence the primary read-only (it keeps running), promote
+#   rejoin        the old primary comes back as a synchronous standby of the new one
+#   down          stop everything and remove the directory
+#   stop-primary, promote   the two halves of failover, for tests that act between them
+# Options (or the environment variables in brackets):
+#   --dir DIR        where everything lives (default /tmp/posts-api-topology) [TOPOLOGY_DIR]
+#   --instances N    service instances to start (default 2; 0 = databases only) [TOPOLOGY_INSTANCES]
+#   --binary PATH    the posts-api binary (default target/release/posts-api) [POSTS_API_BINARY]
+#   --via MODE       pgbouncer (default) or direct: how the instances reach the nodes [TOPOLOGY_VIA]
+#                    (pgbouncer needs a binary that has DATABASE_POOLER)
 #   --no-pgbouncer   do not start the PgBouncers (implies --via direct)
 #   --port-base P    first port to try (default: random free loopback ports)
-# Run as root, PostgreSQL and PgBouncer run as the `postgres` OS user.
+# Instances get DATABASE_TIMEOUT_SECONDS (default 2 here) and any other setting
+# from the environment. Run as root, PostgreSQL and PgBouncer run as the
+# `postgres` OS user.
 set -euo pipefail
 
 die() { echo "topology: $*" >&2; exit 1; }
@@ -118,12 +131,13 @@ start_node() { # name
 
 # A standby of $1 in $2: a base backup with -R (standby.signal and
 # primary_conninfo naming it by application_name, which the primary's
-# synchronous_standby_names lists), then started and streaming.
+# synchronous_standby_names lists), then started and streaming. Like
+# initdb, without fsync: a throwaway copy, and syncing it costs seconds.
 make_standby() { # primary standby
   local from; from="$(node_port "$1")"
   rm -rf "${DIR:?}/$2"
   as_pg "$BINDIR/pg_basebackup" -h 127.0.0.1 -p "$from" -U postgres -D "$DIR/$2" \
-    -R -X stream -c fast -d "application_name=$2" >/dev/null
+    -R -X stream -c fast --no-sync -d "application_name=$2" >/dev/null
   cat >>"$DIR/$2/postgresql.auto.conf" <<EOF
 port = $(node_port "$2")
 synchronous_standby_names = ''
@@ -183,6 +197,11 @@ find_binary() {
     BINARY="${CARGO_TARGET_DIR:-$root/target}/release/posts-api"
   fi
   [ -x "$BINARY" ] || die "no posts-api binary at $BINARY (cargo build --release, or --binary PATH)"
+  # Behind a transaction pooler the service must know it (no named
+  # prepared statements): a binary without the setting would fail there.
+  if [ "$VIA" = pgbouncer ] && ! "$BINARY" --help 2>/dev/null | grep -q -- --database-pooler; then
+    die "$BINARY has no DATABASE_POOLER setting, needed behind PgBouncer: use --via direct, or a newer binary"
+  fi
 }
 
 # The schema goes in over a direct connection to the primary: migrations
@@ -283,7 +302,7 @@ cmd_status() {
   for node in node1 node2; do
     local port; port="$(node_port "$node")"
     if node_running "$node"; then
-      local role; role="$(psql_at "$port" "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END")"
+      local role; role="$(psql_at "$port" "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' WHEN current_setting('default_transaction_read_only')::bool THEN 'old primary, fenced read-only' ELSE 'primary' END")"
       echo "$node  port $port  running, $role"
     else
       echo "$node  port $port  stopped"
