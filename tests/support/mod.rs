@@ -1,5 +1,7 @@
 //! The plumbing every kind of test shares, written once: fresh Postgres
-//! databases ([`db`]), the real binary on a free port ([`binary`]), the
+//! databases ([`db`]), the real binary on a free port ([`binary`]), a
+//! primary and a synchronous standby from `deploy/topology.sh`
+//! ([`topology`]) and continuous writers for failovers ([`writers`]), the
 //! pieces each harness builds an app from (the base test configuration,
 //! a whole-second clock, an HTTP client, a runtime), and the contract's
 //! field lists.
