@@ -214,7 +214,7 @@ fn settle<T>(
     answer: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
 ) -> Result<T, DbFailure> {
     match answer {
-        Ok(Ok(rows)) => Ok(rows),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
             if DbFailure::ends_connection(&e) {
                 drop(Object::take(client));
