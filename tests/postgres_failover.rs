@@ -1,6 +1,8 @@
 //! Failover: a primary and a synchronous standby (`deploy/topology.sh`),
 //! two instances of the real binary on a multi-host `DATABASE_URL` with
-//! `target_session_attrs=read-write`, and writers posting without pause.
+//! `target_session_attrs=read-write` (one naming the nodes, one their
+//! PgBouncers with `DATABASE_POOLER=transaction`), and writers posting
+//! without pause.
 //!
 //! 1. The primary crashes (`pg_ctl -m immediate`) and the standby is
 //!    promoted: requests answer 503 `{"detail"}` meanwhile (none hangs),
@@ -50,8 +52,13 @@ fn the_service_survives_a_crashed_primary_and_a_switchover() {
             ("DATABASE_TIMEOUT_SECONDS", TIMEOUT_SECONDS),
             ("DATABASE_POOL_SIZE", pool_size.as_str()),
         ];
+        // One instance on the nodes, one behind their PgBouncers (once the
+        // binary has DATABASE_POOLER; until then both on the nodes).
         let one = topology.start_instance(&env);
-        let two = topology.start_instance(&env);
+        let two = topology.start_pooled_instance(&env).unwrap_or_else(|| {
+            println!("instance two on the nodes: this binary has no DATABASE_POOLER");
+            topology.start_instance(&env)
+        });
         let http = support::http_client(reqwest::redirect::Policy::none());
         let (a, b) = (Api::new(&http, &one), Api::new(&http, &two));
         let author = a.user("author@example.com").await;

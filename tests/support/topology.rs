@@ -27,9 +27,10 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// A primary and a synchronous standby with no PgBouncer and no
-    /// service instance (the tests start their own); `None` (skip) when it
-    /// cannot be built and `REQUIRE_POSTGRES` is not `1`.
+    /// A primary and a synchronous standby, each with its PgBouncer
+    /// (`pool_mode=transaction`), and no service instance (the tests start
+    /// their own); `None` (skip) when it cannot be built and
+    /// `REQUIRE_POSTGRES` is not `1`.
     ///
     /// # Panics
     /// When it cannot be built and `REQUIRE_POSTGRES=1`.
@@ -42,7 +43,7 @@ impl Topology {
             dir,
             env: HashMap::new(),
         };
-        if let Err(e) = topology.try_run(&["--instances", "0", "--no-pgbouncer", "up"]) {
+        if let Err(e) = topology.try_run(&["--instances", "0", "up"]) {
             assert!(
                 std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
                 "REQUIRE_POSTGRES=1 but the failover topology cannot be built: {e}"
@@ -99,11 +100,42 @@ impl Topology {
         self.get("PRIMARY").to_owned()
     }
 
-    /// Starts the real binary on the multi-host URL with `env` on top
-    /// (the caller sets `JWT_SECRET`, timeouts, pool size, ...).
+    /// Starts the real binary on the multi-host URL of the nodes with `env`
+    /// on top (the caller sets `JWT_SECRET`, timeouts, pool size, ...). It
+    /// migrates at start-up.
     pub fn start_instance(&self, env: &[(&str, &str)]) -> Instance {
-        let url = self.multi_host_url();
+        self.start_with(self.multi_host_url(), None, env)
+    }
+
+    /// Starts the real binary on the multi-host URL of the nodes'
+    /// PgBouncers with `DATABASE_POOLER=transaction`, after migrating over
+    /// the nodes' URL (a pooler cannot keep the migrations' lock); `None`
+    /// when the binary has no `DATABASE_POOLER` (before the `pooler`
+    /// branch), which a PgBouncer in transaction mode would break.
+    pub fn start_pooled_instance(&self, env: &[(&str, &str)]) -> Option<Instance> {
+        let bin = env!("CARGO_BIN_EXE_posts-api");
+        let help = Command::new(bin).arg("--help").output().expect("--help");
+        if !String::from_utf8_lossy(&help.stdout).contains("--database-pooler") {
+            return None;
+        }
+        let migrated = Command::new(bin)
+            .arg("migrate")
+            .env_clear()
+            .envs([
+                ("STORE", "postgres"),
+                ("DATABASE_URL", &self.multi_host_url()),
+                ("RUST_LOG", "warn"),
+            ])
+            .status()
+            .expect("posts-api migrate runs");
+        assert!(migrated.success(), "posts-api migrate failed");
+        let url = self.get("POOLED_URL").to_owned();
+        Some(self.start_with(url, Some("transaction"), env))
+    }
+
+    fn start_with(&self, url: String, pooler: Option<&str>, env: &[(&str, &str)]) -> Instance {
         let mut all = vec![("STORE", "postgres"), ("DATABASE_URL", url.as_str())];
+        all.extend(pooler.map(|p| ("DATABASE_POOLER", p)));
         all.extend_from_slice(env);
         let (child, addr) = binary::start(&all);
         Instance {
