@@ -13,6 +13,7 @@
 //! - The schema is plain SQL in `migrations/`, embedded and applied at
 //!   start-up ([`PgStore::migrate`]).
 
+mod checked;
 mod errors;
 mod migrate;
 mod pool;
