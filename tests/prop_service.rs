@@ -37,10 +37,10 @@ use posts_api::config::StoreKind;
 use posts_api::domain::{
     AuthError, EmailAddress, LoginError, NewPost, Page, Password, PasswordChangeError, PostContent,
     PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError, RefreshError,
-    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, UserError,
-    User, UserId, UserPage, VoteError,
+    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, User,
+    UserError, UserId, UserPage, VoteError,
 };
-use posts_api::ports::{AddVote, PostChange, Ports, PostStore, VoteStore, Voted};
+use posts_api::ports::{AddVote, Ports, PostChange, PostStore, VoteStore, Voted};
 use posts_api::service::{Caller, LoginOutcome, Service};
 use time::OffsetDateTime;
 

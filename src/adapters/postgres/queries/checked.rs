@@ -21,7 +21,15 @@
 macro_rules! can_view_post {
     ($t:literal, $actor:literal, $admin:literal) => {
         concat!(
-            "(", $admin, " OR ", $t, ".published OR ", $t, ".owner_id = ", $actor, ")"
+            "(",
+            $admin,
+            " OR ",
+            $t,
+            ".published OR ",
+            $t,
+            ".owner_id = ",
+            $actor,
+            ")"
         )
     };
 }
