@@ -64,7 +64,13 @@ impl PgStore {
                 "update post",
             )
             .await?;
-        change(&row, || rows::post_view(&row))
+        // Done without a view (its owner gone in the same instant, which
+        // the cascade makes all but impossible) is a post that is gone.
+        match change(&row, || rows::optional_post_view(&row))? {
+            PostChange::Done(Some(view)) => Ok(PostChange::Done(view)),
+            PostChange::Done(None) | PostChange::NotFound => Ok(PostChange::NotFound),
+            PostChange::Forbidden => Ok(PostChange::Forbidden),
+        }
     }
 
     /// `PostStore::delete_as`.
