@@ -1,18 +1,20 @@
 //! The Postgres store lists posts exactly as the memory store does: the
 //! same operations on both, then every visibility, search (with `%`, `_`,
-//! `\` and non-ASCII case folding) and page compared.
+//! `\` and non-ASCII case folding) and page compared; and its checked
+//! changes (update, delete, vote as a user) answer as the memory store's.
 
 mod postgres_support;
 
 use std::sync::Arc;
 
 use postgres_support::{TestDb, clock, new_post, new_user, open_store};
+use posts_api::adapters::clock::ManualClock;
 use posts_api::adapters::memory::MemoryStore;
-use posts_api::domain::policy::Visibility;
+use posts_api::domain::policy::{self, Visibility};
 use posts_api::domain::{
-    Page, PostContent, PostFilter, PostId, PostTitle, PostUpdate, Search, UserId,
+    Page, PostContent, PostFilter, PostId, PostTitle, PostUpdate, Role, Search, UserId,
 };
-use posts_api::ports::{PostStore, UserStore, VoteStore};
+use posts_api::ports::{KeepAdmin, PostChange, PostStore, UserStore, VoteStore, Voted};
 
 #[tokio::test]
 async fn posts_list_exactly_as_in_memory() {
@@ -133,4 +135,128 @@ impl<T: UserStore + PostStore + VoteStore> Stores for T {
     fn votes(&self) -> &dyn VoteStore {
         self
     }
+}
+
+/// The checked changes (`update_as`, `delete_as`, `vote_as`) answer
+/// exactly as in memory, and as `domain::policy` says, for the owner,
+/// another user and an admin, on published posts, drafts and a missing
+/// post: the SQL that mirrors the policy agrees with the memory store
+/// that calls it.
+#[tokio::test]
+async fn checked_changes_answer_exactly_as_in_memory() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let pg = open_store(&db.url, &clock).await;
+    let memory = MemoryStore::new(Arc::new(clock.clone()));
+    let mut answers = Vec::new();
+    for store in [&pg as &dyn Stores, &memory] {
+        answers.push(checked_script(store, &clock).await);
+    }
+    assert_eq!(answers[0], answers[1]);
+    db.drop().await;
+}
+
+/// Runs the checked changes on `store`, asserting the policy's answers;
+/// every answer, for comparison with the other store.
+async fn checked_script(store: &dyn Stores, clock: &ManualClock) -> Vec<String> {
+    let mut users = Vec::new();
+    for email in [
+        "owner@example.com",
+        "other@example.com",
+        "admin@example.com",
+    ] {
+        users.push(store.users().create(new_user(email)).await.unwrap());
+    }
+    let KeepAdmin::Done(admin) = store
+        .users()
+        .set_role(users[2].id, Role::Admin)
+        .await
+        .unwrap()
+    else {
+        panic!("promoted")
+    };
+    users[2] = admin;
+    let (owner, other) = (users[0].clone(), users[1].clone());
+    // 1, 2: the owner's published post and draft; 3, 4: the other's.
+    for (who, published) in [
+        (&owner, true),
+        (&owner, false),
+        (&other, true),
+        (&other, false),
+    ] {
+        let at = posts_api::ports::Clock::now(clock);
+        let new = new_post(who.id, "a post", published);
+        store.posts().create(new, at).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let missing = PostId::new(99).unwrap();
+    for actor in &users {
+        for id in (1..=4).map(|id| PostId::new(id).unwrap()).chain([missing]) {
+            let found = store.posts().get(id).await.unwrap();
+            let visible = found
+                .as_ref()
+                .is_some_and(|p| policy::can_view_post(actor, p.owner.id, p.published));
+            let changeable = found
+                .as_ref()
+                .is_some_and(|p| policy::can_change_post(actor, p.owner.id));
+            let votes = [true, true, false, false];
+            let mut voted = Vec::new();
+            for up in votes {
+                voted.push(store.votes().vote_as(actor, id, up).await.unwrap());
+            }
+            let expected = if visible {
+                vec![
+                    Voted::Added,
+                    Voted::AlreadyVoted,
+                    Voted::Removed,
+                    Voted::NoVote,
+                ]
+            } else {
+                vec![Voted::PostNotFound; 4]
+            };
+            assert_eq!(voted, expected, "votes of {} on {id}", actor.id);
+            let update = PostUpdate {
+                title: PostTitle::parse(&format!("by {}", actor.id)).unwrap(),
+                content: PostContent::parse("changed").unwrap(),
+                published: found.as_ref().is_some_and(|p| p.published),
+            };
+            let changed = store.posts().update_as(actor, id, update).await.unwrap();
+            match (&changed, visible, changeable) {
+                (PostChange::Done(view), true, true) => {
+                    assert_eq!(view.title.as_str(), format!("by {}", actor.id));
+                }
+                (PostChange::Forbidden, true, false) | (PostChange::NotFound, false, _) => {}
+                _ => panic!("{} updating {id}: {changed:?}", actor.id),
+            }
+            seen.push(format!("{voted:?} {changed:?}"));
+        }
+    }
+    let post = |id| PostId::new(id).unwrap();
+    let (admin, id) = (&users[2], |u: &posts_api::domain::User| u.id);
+    let deletions = [
+        (&other, post(1), PostChange::Forbidden),
+        (&other, post(2), PostChange::NotFound),
+        (&owner, post(4), PostChange::NotFound),
+        (&owner, post(3), PostChange::Forbidden),
+        (admin, post(4), PostChange::Done(())),
+        (&owner, post(1), PostChange::Done(())),
+        (admin, post(2), PostChange::Done(())),
+        (&other, post(3), PostChange::Done(())),
+        (&other, post(3), PostChange::NotFound),
+        (admin, missing, PostChange::NotFound),
+    ];
+    for (actor, post, expected) in deletions {
+        let deleted = store.posts().delete_as(actor, post).await.unwrap();
+        assert_eq!(deleted, expected, "{} deleting {post}", id(actor));
+        seen.push(format!("{deleted:?}"));
+    }
+    for post in 1..=4 {
+        assert_eq!(
+            store.posts().get(PostId::new(post).unwrap()).await.unwrap(),
+            None
+        );
+    }
+    seen
 }

@@ -37,10 +37,10 @@ use posts_api::config::StoreKind;
 use posts_api::domain::{
     AuthError, EmailAddress, LoginError, NewPost, Page, Password, PasswordChangeError, PostContent,
     PostError, PostFilter, PostId, PostTitle, PostUpdate, PostView, ReadPostError, RefreshError,
-    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, UserError,
-    UserId, UserPage, VoteError,
+    RefreshToken, RegisterError, Role, Search, SessionError, SessionId, StoreError, User,
+    UserError, UserId, UserPage, VoteError,
 };
-use posts_api::ports::{Ports, PostStore};
+use posts_api::ports::{AddVote, Ports, PostChange, PostStore, VoteStore, Voted};
 use posts_api::service::{Caller, LoginOutcome, Service};
 use time::OffsetDateTime;
 
@@ -584,10 +584,12 @@ fn regression_ended_session_fails_the_one_round_trip_read() {
     replay(vec![Op::Logout(U1), Op::Read { who: U1, post: 0 }]);
 }
 
-/// A posts store that fails every read while `failing` is set, and
-/// otherwise passes everything to the real one.
+/// A posts and votes store that fails every read (and every vote, which
+/// reads the post) while `failing` is set, and otherwise passes
+/// everything to the real one.
 struct FailingReads {
     inner: Arc<dyn PostStore>,
+    votes: Arc<dyn VoteStore>,
     failing: AtomicBool,
 }
 
@@ -617,12 +619,41 @@ impl PostStore for FailingReads {
         self.inner.list(filter).await
     }
 
+    async fn update_as(
+        &self,
+        actor: &User,
+        id: PostId,
+        update: PostUpdate,
+    ) -> Result<PostChange<PostView>, StoreError> {
+        self.inner.update_as(actor, id, update).await
+    }
+
+    async fn delete_as(&self, actor: &User, id: PostId) -> Result<PostChange<()>, StoreError> {
+        self.inner.delete_as(actor, id).await
+    }
+
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {
         self.inner.update(id, update).await
     }
 
     async fn delete(&self, id: PostId) -> Result<bool, StoreError> {
         self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl VoteStore for FailingReads {
+    async fn vote_as(&self, voter: &User, post: PostId, up: bool) -> Result<Voted, StoreError> {
+        self.check()?;
+        self.votes.vote_as(voter, post, up).await
+    }
+
+    async fn add(&self, user: UserId, post: PostId) -> Result<AddVote, StoreError> {
+        self.votes.add(user, post).await
+    }
+
+    async fn remove(&self, user: UserId, post: PostId) -> Result<bool, StoreError> {
+        self.votes.remove(user, post).await
     }
 }
 
@@ -639,9 +670,11 @@ fn a_store_failure_while_voting_is_not_a_missing_post() {
         let (_, mut ports) = build(&store, &harness::config(&store), &clock).await;
         let posts = Arc::new(FailingReads {
             inner: ports.posts.clone(),
+            votes: ports.votes.clone(),
             failing: AtomicBool::new(false),
         });
         ports.posts = posts.clone();
+        ports.votes = posts.clone();
         let service = Service::new(ports);
         let token = service
             .login(ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT, None)

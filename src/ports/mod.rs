@@ -15,7 +15,9 @@ pub use clock::Clock;
 pub use passwords::PasswordHasher;
 pub use pool::{PoolMonitor, PoolStats};
 pub use sessions::{Refreshed, SessionStore};
-pub use stores::{AddVote, CreateUserError, KeepAdmin, PostStore, UserStore, VoteStore};
+pub use stores::{
+    AddVote, CreateUserError, KeepAdmin, PostChange, PostStore, UserStore, VoteStore, Voted,
+};
 pub use throttle::{Admission, Attempt, LoginThrottle, ThrottleKey, ThrottleLimits};
 pub use tokens::{IssuedToken, TokenClaims, TokenId, TokenIssuer, TokenVerifier};
 

@@ -100,4 +100,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn end_all(&self, user: UserId, keep: Option<SessionId>) -> Result<(), StoreError>;
+
+    /// Ends every session of `user` (an admin's kill switch); `false` when
+    /// there is no such user. One statement on a database.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn end_all_of_user(&self, user: UserId) -> Result<bool, StoreError>;
 }

@@ -8,6 +8,36 @@ use crate::domain::{
     SessionId, StoreError, User, UserId, UserPage,
 };
 
+/// The outcome of a change to a post asked by a user, checked by the
+/// store in the same step as the change (`domain::policy`'s rules, in the
+/// API's precedence: what the actor cannot see is missing, what they may
+/// see but not change is forbidden).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostChange<T> {
+    /// Done.
+    Done(T),
+    /// No such post, or one the actor may not see (`policy::can_view_post`).
+    NotFound,
+    /// The actor sees it but may not change it (`policy::can_change_post`).
+    Forbidden,
+}
+
+/// What a vote asked by a user did, checked by the store in the same
+/// step as the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voted {
+    /// The vote was added.
+    Added,
+    /// The vote was removed.
+    Removed,
+    /// No such post, or one the voter may not see (`policy::can_view_post`).
+    PostNotFound,
+    /// An added vote: the voter had voted on this post already.
+    AlreadyVoted,
+    /// A removed vote: the voter had not voted on this post.
+    NoVote,
+}
+
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
@@ -124,13 +154,36 @@ pub trait PostStore: Send + Sync + 'static {
     /// [`StoreError`] when the store fails.
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError>;
 
-    /// Replaces the editable fields; `None` when the post does not exist.
+    /// Replaces the editable fields, if `actor` may (checked with the
+    /// change, atomically: one statement on a database); the post as
+    /// changed. What the service calls.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn update_as(
+        &self,
+        actor: &User,
+        id: PostId,
+        update: PostUpdate,
+    ) -> Result<PostChange<PostView>, StoreError>;
+
+    /// Deletes a post and its votes, if `actor` may (checked with the
+    /// change, atomically). What the service calls.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn delete_as(&self, actor: &User, id: PostId) -> Result<PostChange<()>, StoreError>;
+
+    /// Replaces the editable fields, unchecked (seeding and store tests:
+    /// the service uses [`Self::update_as`]); `None` when the post does
+    /// not exist.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError>;
 
-    /// Deletes a post and its votes; `false` when it did not exist.
+    /// Deletes a post and its votes, unchecked (store tests: the service
+    /// uses [`Self::delete_as`]); `false` when it did not exist.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
@@ -151,13 +204,23 @@ pub enum AddVote {
 /// Votes: one per user and post, race-free.
 #[async_trait]
 pub trait VoteStore: Send + Sync + 'static {
-    /// Adds `user`'s vote on `post`, atomically.
+    /// Adds (`up`) or removes `voter`'s vote on `post`, if the voter may
+    /// see the post (checked with the change, atomically: one statement
+    /// on a database). What the service calls.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn vote_as(&self, voter: &User, post: PostId, up: bool) -> Result<Voted, StoreError>;
+
+    /// Adds `user`'s vote on `post`, atomically, whoever may see the post
+    /// (store tests: the service uses [`Self::vote_as`]).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
     async fn add(&self, user: UserId, post: PostId) -> Result<AddVote, StoreError>;
 
-    /// Removes the vote; `false` when there was none.
+    /// Removes the vote; `false` when there was none (store tests: the
+    /// service uses [`Self::vote_as`]).
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.

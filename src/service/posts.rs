@@ -5,7 +5,7 @@ use crate::domain::{
     AuthError, NewPost, Page, PostContent, PostError, PostFilter, PostId, PostTitle, PostUpdate,
     PostView, ReadPostError, Search, policy,
 };
-use crate::ports::TokenClaims;
+use crate::ports::{PostChange, TokenClaims};
 
 impl Service {
     /// The posts the caller may see, newest first, below `before` when
@@ -89,44 +89,38 @@ impl Service {
         Ok(self.ports.posts.create(new, self.ports.clock.now()).await?)
     }
 
-    /// Replaces a post's fields, for its owner or an admin.
+    /// Replaces a post's fields, for its owner or an admin: checked and
+    /// done by the store in one step (one statement on a database).
     ///
     /// # Errors
-    /// [`PostError::NotFound`], [`PostError::Forbidden`].
+    /// [`PostError::NotFound`] when missing or invisible to the caller,
+    /// [`PostError::Forbidden`] when visible but not theirs to change.
     pub async fn update_post(
         &self,
         caller: &Caller,
         id: PostId,
         update: PostUpdate,
     ) -> Result<PostView, PostError> {
-        self.check_can_change(caller, id).await?;
-        self.ports
-            .posts
-            .update(id, update)
-            .await?
-            .ok_or(PostError::NotFound(id))
+        let changed = self.ports.posts.update_as(&caller.user, id, update).await?;
+        changed_or(id, changed)
     }
 
-    /// Deletes a post and its votes, for its owner or an admin.
+    /// Deletes a post and its votes, for its owner or an admin: checked
+    /// and done by the store in one step.
     ///
     /// # Errors
-    /// [`PostError::NotFound`], [`PostError::Forbidden`].
+    /// [`PostError::NotFound`], [`PostError::Forbidden`], as for
+    /// [`Self::update_post`].
     pub async fn delete_post(&self, caller: &Caller, id: PostId) -> Result<(), PostError> {
-        self.check_can_change(caller, id).await?;
-        if self.ports.posts.delete(id).await? {
-            Ok(())
-        } else {
-            Err(PostError::NotFound(id))
-        }
+        changed_or(id, self.ports.posts.delete_as(&caller.user, id).await?)
     }
+}
 
-    /// 404 for what the caller cannot see, 403 for what they may not change.
-    async fn check_can_change(&self, caller: &Caller, id: PostId) -> Result<(), PostError> {
-        let post = self.get_post(caller, id).await?;
-        if policy::can_change_post(&caller.user, post.owner.id) {
-            Ok(())
-        } else {
-            Err(PostError::Forbidden)
-        }
+/// A checked change's outcome as the API answers it.
+fn changed_or<T>(id: PostId, changed: PostChange<T>) -> Result<T, PostError> {
+    match changed {
+        PostChange::Done(done) => Ok(done),
+        PostChange::NotFound => Err(PostError::NotFound(id)),
+        PostChange::Forbidden => Err(PostError::Forbidden),
     }
 }

@@ -85,10 +85,11 @@ impl Service {
         if !policy::can_manage_users(&caller.user) {
             return Err(UserError::Forbidden);
         }
-        if self.ports.users.get(id).await?.is_none() {
-            return Err(UserError::NotFound(id));
+        if self.ports.sessions.end_all_of_user(id).await? {
+            Ok(())
+        } else {
+            Err(UserError::NotFound(id))
         }
-        Ok(self.ports.sessions.end_all(id, None).await?)
     }
 
     /// Changes the caller's password, given the current one, and ends

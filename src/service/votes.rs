@@ -1,31 +1,24 @@
 //! Votes: one per user and post, on posts the voter may see.
 
 use super::{Caller, Service};
-use crate::domain::{PostError, PostId, VoteError};
-use crate::ports::AddVote;
+use crate::domain::{PostId, VoteError};
+use crate::ports::Voted;
 
 impl Service {
-    /// Adds (`up`) or removes the caller's vote on a post they may see.
+    /// Adds (`up`) or removes the caller's vote on a post they may see:
+    /// checked and done by the store in one step (one statement on a
+    /// database).
     ///
     /// # Errors
     /// [`VoteError::PostNotFound`], [`VoteError::AlreadyVoted`],
     /// [`VoteError::VoteNotFound`].
     pub async fn vote(&self, caller: &Caller, post: PostId, up: bool) -> Result<(), VoteError> {
-        self.get_post(caller, post).await.map_err(|e| match e {
-            PostError::Store(e) => VoteError::Store(e),
-            _ => VoteError::PostNotFound(post),
-        })?;
         let user = caller.user.id;
-        if up {
-            match self.ports.votes.add(user, post).await? {
-                AddVote::Added => Ok(()),
-                AddVote::AlreadyVoted => Err(VoteError::AlreadyVoted { user, post }),
-                AddVote::PostMissing => Err(VoteError::PostNotFound(post)),
-            }
-        } else if self.ports.votes.remove(user, post).await? {
-            Ok(())
-        } else {
-            Err(VoteError::VoteNotFound)
+        match self.ports.votes.vote_as(&caller.user, post, up).await? {
+            Voted::Added | Voted::Removed => Ok(()),
+            Voted::PostNotFound => Err(VoteError::PostNotFound(post)),
+            Voted::AlreadyVoted => Err(VoteError::AlreadyVoted { user, post }),
+            Voted::NoVote => Err(VoteError::VoteNotFound),
         }
     }
 }

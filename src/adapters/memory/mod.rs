@@ -5,6 +5,7 @@
 //! tables are locked alone or before a map shard, never while a shard
 //! guard is held.
 
+mod checked;
 mod posts;
 mod sessions;
 mod throttle;

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 
 use super::{MemoryStore, PostRecord, next_id, read, write};
 use crate::domain::{
-    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, UserId,
+    NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, User,
+    UserId,
 };
-use crate::ports::{AddVote, PostStore, VoteStore};
+use crate::ports::{AddVote, PostChange, PostStore, VoteStore, Voted};
 
 impl MemoryStore {
     /// The read model of one post, or `None` if it or its owner is gone.
@@ -123,6 +124,19 @@ impl PostStore for MemoryStore {
         Ok(out)
     }
 
+    async fn update_as(
+        &self,
+        actor: &User,
+        id: PostId,
+        update: PostUpdate,
+    ) -> Result<PostChange<PostView>, StoreError> {
+        self.update_checked(actor, id, update).await
+    }
+
+    async fn delete_as(&self, actor: &User, id: PostId) -> Result<PostChange<()>, StoreError> {
+        self.delete_checked(actor, id).await
+    }
+
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {
         let found = self.inner.posts.get_mut(&id.get()).map(|mut p| {
             p.set_text(&update.title, &update.content);
@@ -138,6 +152,10 @@ impl PostStore for MemoryStore {
 
 #[async_trait]
 impl VoteStore for MemoryStore {
+    async fn vote_as(&self, voter: &User, post: PostId, up: bool) -> Result<Voted, StoreError> {
+        self.vote_checked(voter, post, up).await
+    }
+
     async fn add(&self, user: UserId, post: PostId) -> Result<AddVote, StoreError> {
         // The post's entry guard makes check-and-insert atomic, and a
         // deleted post takes its voters with it.

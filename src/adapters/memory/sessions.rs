@@ -249,4 +249,10 @@ impl SessionStore for MemoryStore {
         self.end_sessions(user, keep);
         Ok(())
     }
+
+    async fn end_all_of_user(&self, user: UserId) -> Result<bool, StoreError> {
+        // A user deleted meanwhile has no sessions left either way.
+        self.end_sessions(user, None);
+        Ok(self.inner.users.contains_key(&user.get()))
+    }
 }

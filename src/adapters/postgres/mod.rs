@@ -13,6 +13,7 @@
 //! - The schema is plain SQL in `migrations/`, embedded and applied at
 //!   start-up ([`PgStore::migrate`]).
 
+mod checked;
 mod errors;
 mod migrate;
 mod pool;
@@ -151,7 +152,8 @@ impl PgStore {
     /// on any instance, run one after the other, and the statement sees
     /// everything the previous one committed (READ COMMITTED takes its
     /// snapshot once the lock is granted): how a check-then-write rule
-    /// (the login limits, the last admin) holds under concurrency.
+    /// (the login limits) holds under concurrency; the last-admin rule needs
+    /// no such transaction (`queries::SET_ROLE_LOCKED` locks rows instead).
     async fn query_locked(
         &self,
         lock: i64,

@@ -8,8 +8,10 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy::Visibility;
-use crate::domain::{NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, fold_title};
-use crate::ports::PostStore;
+use crate::domain::{
+    NewPost, PostFilter, PostId, PostUpdate, PostView, StoreError, User, fold_title,
+};
+use crate::ports::{PostChange, PostStore};
 
 /// A typed parameter of `PgStore::query_planned`.
 type Param<'a> = &'a (dyn ToSql + Sync);
@@ -108,6 +110,19 @@ impl PostStore for PgStore {
         };
         let found = found.map_err(|e| e.into_store("list posts"))?;
         found.iter().map(rows::post_view).collect()
+    }
+
+    async fn update_as(
+        &self,
+        actor: &User,
+        id: PostId,
+        update: PostUpdate,
+    ) -> Result<PostChange<PostView>, StoreError> {
+        self.update_checked(actor, id, update).await
+    }
+
+    async fn delete_as(&self, actor: &User, id: PostId) -> Result<PostChange<()>, StoreError> {
+        self.delete_checked(actor, id).await
     }
 
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {

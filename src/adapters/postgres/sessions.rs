@@ -133,4 +133,14 @@ impl SessionStore for PgStore {
             .map_err(|e| e.into_store("end sessions"))?;
         Ok(())
     }
+
+    async fn end_all_of_user(&self, user: UserId) -> Result<bool, StoreError> {
+        let row = self
+            .query_opt(queries::END_USER_SESSIONS, &[&user.get()])
+            .await
+            .map_err(|e| e.into_store("end a user's sessions"))?
+            .ok_or_else(|| StoreError::Unavailable("end a user's sessions: no row".into()))?;
+        row.try_get("existed")
+            .map_err(|e| super::errors::bad_row("sessions", e))
+    }
 }

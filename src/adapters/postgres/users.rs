@@ -68,11 +68,7 @@ impl UserStore for PgStore {
 
     async fn set_role(&self, id: UserId, role: Role) -> Result<KeepAdmin<User>, StoreError> {
         let found = self
-            .query_locked(
-                queries::ADMINS_LOCK,
-                queries::SET_ROLE,
-                &[&id.get(), &role.as_str()],
-            )
+            .query(queries::SET_ROLE_LOCKED, &[&id.get(), &role.as_str()])
             .await
             .map_err(|e| e.into_store("set role"))?;
         let Some(row) = found.first() else {
@@ -104,7 +100,7 @@ impl UserStore for PgStore {
 
     async fn delete(&self, id: UserId) -> Result<KeepAdmin<()>, StoreError> {
         let found = self
-            .query_locked(queries::ADMINS_LOCK, queries::DELETE_USER, &[&id.get()])
+            .query(queries::DELETE_USER_LOCKED, &[&id.get()])
             .await
             .map_err(|e| e.into_store("delete user"))?;
         let row = found

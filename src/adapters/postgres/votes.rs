@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use tokio_postgres::error::SqlState;
 
 use super::{PgStore, queries};
-use crate::domain::{PostId, StoreError, UserId};
-use crate::ports::{AddVote, VoteStore};
+use crate::domain::{PostId, StoreError, User, UserId};
+use crate::ports::{AddVote, VoteStore, Voted};
 
 /// One vote per user and post.
 const ONE_VOTE: &str = "votes_one_per_user_and_post";
@@ -16,6 +16,10 @@ const POST_FKEY: &str = "votes_post_id_fkey";
 
 #[async_trait]
 impl VoteStore for PgStore {
+    async fn vote_as(&self, voter: &User, post: PostId, up: bool) -> Result<Voted, StoreError> {
+        self.vote_checked(voter, post, up).await
+    }
+
     async fn add(&self, user: UserId, post: PostId) -> Result<AddVote, StoreError> {
         let now = self.clock.now();
         match self

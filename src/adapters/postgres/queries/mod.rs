@@ -59,9 +59,11 @@ macro_rules! post_columns {
     };
 }
 
+mod checked;
 mod sessions;
 mod throttle;
 
+pub use checked::*;
 pub use sessions::*;
 pub use throttle::*;
 
@@ -104,40 +106,6 @@ pub const LIST_USERS: &str = concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u WHERE u.id > $3 ORDER BY u.id LIMIT $1 OFFSET $2"
-);
-
-/// No admin but `$1`: the condition under which `$1` may not stop being
-/// an admin (served by `users_admins_idx`).
-macro_rules! only_admin {
-    ($t:literal) => {
-        concat!(
-            $t,
-            ".role = 'admin' AND NOT EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.id <> $1)"
-        )
-    };
-}
-
-/// `$1` id, `$2` role: changes the role unless that would demote the only
-/// admin. Answers the user as it is now and whether it `changed`; no row:
-/// no such user. Run under [`ADMINS_LOCK`].
-pub const SET_ROLE: &str = concat!(
-    "WITH changed AS (UPDATE users u SET role = $2 WHERE u.id = $1 AND NOT ($2 <> 'admin' AND ",
-    only_admin!("u"),
-    ") RETURNING u.id, u.email, u.role, u.created_at) SELECT ",
-    user_columns!("c"),
-    ", true AS changed FROM changed c UNION ALL SELECT ",
-    user_columns!("u"),
-    ", false FROM users u WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)"
-);
-
-/// `$1` id: deletes the user unless they are the only admin; posts, votes
-/// and sessions go by `ON DELETE CASCADE`. Answers whether it was
-/// `deleted` and whether it `existed`. Run under [`ADMINS_LOCK`].
-pub const DELETE_USER: &str = concat!(
-    "WITH gone AS (DELETE FROM users u WHERE u.id = $1 AND NOT (",
-    only_admin!("u"),
-    ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM gone) AS deleted, ",
-    "EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed"
 );
 
 /// `$1` owner, `$2` title, `$3` title folded to lower case, `$4` content,
@@ -274,11 +242,6 @@ pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id 
 /// check-then-write statement, so that callers with the same key (on any
 /// instance) run one after the other.
 pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
-
-/// The advisory lock key of every change that could remove an admin
-/// ("lastadmn"): demotions and deletions take turns, so two admins
-/// demoting each other at once cannot both succeed.
-pub const ADMINS_LOCK: i64 = 0x6c61_7374_6164_6d6e;
 
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.
