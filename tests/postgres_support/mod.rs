@@ -100,6 +100,7 @@ pub fn settings(url: &str) -> PgSettings {
         url: url.to_owned(),
         pool_size: 4,
         timeout: Duration::from_secs(2),
+        transaction_pooler: false,
     }
 }
 

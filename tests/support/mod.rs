@@ -1,5 +1,5 @@
 //! The plumbing every kind of test shares, written once: fresh Postgres
-//! databases ([`db`]), the real binary on a free port ([`binary`]), the
+//! databases ([`db`]) and PgBouncer in front of them ([`pgbouncer`]), the real binary on a free port ([`binary`]), the
 //! pieces each harness builds an app from (the base test configuration,
 //! a whole-second clock, an HTTP client, a runtime), and the contract's
 //! field lists.
@@ -13,6 +13,7 @@
 
 pub mod binary;
 pub mod db;
+pub mod pgbouncer;
 
 use std::time::Duration;
 

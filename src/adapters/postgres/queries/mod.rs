@@ -1,6 +1,8 @@
 //! Every SQL statement the store runs, one per use case, each answered in
-//! one round trip (statements are prepared once per connection with
-//! `prepare_cached`). Public so that tests can `EXPLAIN` the real text.
+//! one round trip, declared with the types of its parameters ([`Sql`]):
+//! `PgStore` prepares it once per connection, or sends it unnamed behind
+//! a transaction pooler (see its module). Public so that tests can
+//! `EXPLAIN` the real text and check the types.
 //!
 //! Every column a row is read by is named (`user_id`, `post_title`,
 //! `owner_email`, `votes`, ...): `rows.rs` reads by those names, never by
@@ -59,6 +61,41 @@ macro_rules! post_columns {
     };
 }
 
+use tokio_postgres::types::Type;
+
+/// The parameter types statements use, short so that each declaration
+/// names its types on one line.
+const BOOL: Type = Type::BOOL;
+const BYTEA: Type = Type::BYTEA;
+const INET: Type = Type::INET;
+const INT8: Type = Type::INT8;
+const TEXT: Type = Type::TEXT;
+const TIMESTAMPTZ: Type = Type::TIMESTAMPTZ;
+
+/// A statement: its text and the types of its parameters, `$1` first.
+/// The types are the ones PostgreSQL infers from the text (the test
+/// `postgres_statements` checks each on a real database), so the
+/// statement can be sent unnamed with its types in one round trip
+/// (`query_typed`) as well as prepared once (`prepare_typed_cached`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sql {
+    /// The SQL text.
+    pub text: &'static str,
+    /// The types of `$1`, `$2`, ...
+    pub params: &'static [Type],
+}
+
+/// Declares a [`Sql`]: `sql! {[INT8, TEXT] "... $1 ... $2"}`. In braces,
+/// so that rustfmt leaves the text's own layout alone.
+macro_rules! sql {
+    ([$($ty:expr),* $(,)?] $text:expr) => {
+        Sql {
+            text: $text,
+            params: &[$($ty),*],
+        }
+    };
+}
+
 mod sessions;
 mod throttle;
 
@@ -66,45 +103,45 @@ pub use sessions::*;
 pub use throttle::*;
 
 /// The readiness check.
-pub const PING: &str = "SELECT 1";
+pub const PING: Sql = sql! {[] "SELECT 1"};
 
 /// `$1` email, `$2` password hash, `$3` role, `$4` created_at.
 /// 23505 on `users_email_key`: the email is taken.
-pub const INSERT_USER: &str = concat!(
+pub const INSERT_USER: Sql = sql! {[TEXT, TEXT, TEXT, TIMESTAMPTZ] concat!(
     "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
     user_columns!("users")
-);
+)};
 
 /// `$1` id.
-pub const USER_BY_ID: &str = concat!(
+pub const USER_BY_ID: Sql = sql! {[INT8] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u WHERE u.id = $1"
-);
+)};
 
 /// `$1` user id, `$2` session id, `$3` now: the user, if the session is
 /// theirs and active.
-pub const ACTIVE_USER: &str = concat!(
+pub const ACTIVE_USER: Sql = sql! {[INT8, INT8, TIMESTAMPTZ] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u JOIN sessions s ON s.user_id = u.id",
     " WHERE u.id = $1 AND s.id = $2 AND s.expires_at > $3"
-);
+)};
 
 /// `$1` normalised email: the user and their `password_hash`.
-pub const CREDENTIALS: &str = concat!(
+pub const CREDENTIALS: Sql = sql! {[TEXT] concat!(
     "SELECT ",
     user_columns!("u"),
     ", u.password_hash FROM users u WHERE u.email = $1"
-);
+)};
 
 /// `$1` limit, `$2` offset, `$3` the cursor (`after`; 0 for none): users
 /// above it, ascending id. The primary key seeks to the cursor.
-pub const LIST_USERS: &str = concat!(
+pub const LIST_USERS: Sql = sql! {[INT8, INT8, INT8] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u WHERE u.id > $3 ORDER BY u.id LIMIT $1 OFFSET $2"
-);
+)};
 
 /// No admin but `$1`: the condition under which `$1` may not stop being
 /// an admin (served by `users_admins_idx`).
@@ -120,7 +157,7 @@ macro_rules! only_admin {
 /// `$1` id, `$2` role: changes the role unless that would demote the only
 /// admin. Answers the user as it is now and whether it `changed`; no row:
 /// no such user. Run under [`ADMINS_LOCK`].
-pub const SET_ROLE: &str = concat!(
+pub const SET_ROLE: Sql = sql! {[INT8, TEXT] concat!(
     "WITH changed AS (UPDATE users u SET role = $2 WHERE u.id = $1 AND NOT ($2 <> 'admin' AND ",
     only_admin!("u"),
     ") RETURNING u.id, u.email, u.role, u.created_at) SELECT ",
@@ -128,41 +165,41 @@ pub const SET_ROLE: &str = concat!(
     ", true AS changed FROM changed c UNION ALL SELECT ",
     user_columns!("u"),
     ", false FROM users u WHERE u.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)"
-);
+)};
 
 /// `$1` id: deletes the user unless they are the only admin; posts, votes
 /// and sessions go by `ON DELETE CASCADE`. Answers whether it was
 /// `deleted` and whether it `existed`. Run under [`ADMINS_LOCK`].
-pub const DELETE_USER: &str = concat!(
+pub const DELETE_USER: Sql = sql! {[INT8] concat!(
     "WITH gone AS (DELETE FROM users u WHERE u.id = $1 AND NOT (",
     only_admin!("u"),
     ") RETURNING u.id) SELECT EXISTS (SELECT 1 FROM gone) AS deleted, ",
     "EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed"
-);
+)};
 
 /// `$1` owner, `$2` title, `$3` title folded to lower case, `$4` content,
 /// `$5` published, `$6` created_at: the new post's view.
-pub const INSERT_POST: &str = concat!(
+pub const INSERT_POST: Sql = sql! {[INT8, TEXT, TEXT, TEXT, BOOL, TIMESTAMPTZ] concat!(
     "WITH p AS (INSERT INTO posts (owner_id, title, title_lower, content, published, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     post_columns!(),
     ") SELECT ",
     view_columns!(),
     " FROM p JOIN users u ON u.id = p.owner_id"
-);
+)};
 
 /// `$1` id: the post's view.
-pub const POST_BY_ID: &str = concat!(
+pub const POST_BY_ID: Sql = sql! {[INT8] concat!(
     "SELECT ",
     view_columns!(),
     " FROM posts p JOIN users u ON u.id = p.owner_id WHERE p.id = $1"
-);
+)};
 
 /// `$1` user id, `$2` session id, `$3` post id, `$4` now: the token's
 /// user if the session is theirs and active (no row otherwise), then the
 /// post view (NULLs when the post does not exist): an authenticated read
 /// in one statement.
-pub const BEARER_AND_POST: &str = concat!(
+pub const BEARER_AND_POST: Sql = sql! {[INT8, INT8, INT8, TIMESTAMPTZ] concat!(
     "SELECT ",
     user_columns!("me"),
     ", ",
@@ -170,21 +207,21 @@ pub const BEARER_AND_POST: &str = concat!(
     " FROM users me JOIN sessions s ON s.user_id = me.id AND s.id = $2 AND s.expires_at > $4",
     " LEFT JOIN (posts p JOIN users u ON u.id = p.owner_id) ON p.id = $3",
     " WHERE me.id = $1"
-);
+)};
 
 /// `$1` id, `$2` title, `$3` title folded, `$4` content, `$5` published:
 /// the updated post's view.
-pub const UPDATE_POST: &str = concat!(
+pub const UPDATE_POST: Sql = sql! {[INT8, TEXT, TEXT, TEXT, BOOL] concat!(
     "WITH p AS (UPDATE posts SET title = $2, title_lower = $3, content = $4, published = $5 ",
     "WHERE id = $1 RETURNING ",
     post_columns!(),
     ") SELECT ",
     view_columns!(),
     " FROM p JOIN users u ON u.id = p.owner_id"
-);
+)};
 
 /// `$1` id. Votes go by `ON DELETE CASCADE`.
-pub const DELETE_POST: &str = "DELETE FROM posts WHERE id = $1";
+pub const DELETE_POST: Sql = sql! {[INT8] "DELETE FROM posts WHERE id = $1"};
 
 /// Posts below the cursor `$n` (`before`), or all of them when it is
 /// `NULL`. The statements run with their values (`query_planned`), so the
@@ -210,28 +247,28 @@ macro_rules! page_of {
 
 /// Every post (admins): `$1` limit, `$2` offset, `$3` the cursor (`before`;
 /// `NULL` for none). A backward walk of the primary key from the cursor.
-pub const LIST_ALL: &str = page_of!(concat!(
+pub const LIST_ALL: Sql = sql! {[INT8, INT8, INT8] page_of!(concat!(
     "SELECT ",
     post_columns!(),
     " FROM posts WHERE ",
     below_cursor!("$3"),
     " ORDER BY id DESC LIMIT $1 OFFSET $2"
-));
+))};
 
 /// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title.
-pub const LIST_ALL_SEARCH: &str = page_of!(concat!(
+pub const LIST_ALL_SEARCH: Sql = sql! {[INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
     " FROM posts WHERE ",
     below_cursor!("$3"),
     " AND title_lower LIKE $4 ESCAPE '\\' ORDER BY id DESC LIMIT $1 OFFSET $2"
-));
+))};
 
 /// Published posts and the viewer's drafts: `$1` viewer, `$2` limit,
 /// `$3` offset, `$4` limit + offset, `$5` the cursor (`before`; `NULL` for
 /// none). Each branch walks its own index newest first from the cursor
 /// and stops after `$4` rows; a merge keeps the order.
-pub const LIST_VISIBLE: &str = page_of!(concat!(
+pub const LIST_VISIBLE: Sql = sql! {[INT8, INT8, INT8, INT8, INT8] page_of!(concat!(
     "(SELECT ",
     post_columns!(),
     " FROM posts WHERE published AND ",
@@ -243,10 +280,10 @@ pub const LIST_VISIBLE: &str = page_of!(concat!(
     below_cursor!("$5"),
     " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
-));
+))};
 
 /// [`LIST_VISIBLE`] with `$6` a `LIKE` pattern on the folded title.
-pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
+pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, INT8, TEXT] page_of!(concat!(
     "(SELECT ",
     post_columns!(),
     " FROM posts WHERE published AND ",
@@ -259,26 +296,61 @@ pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
     " AND title_lower LIKE $6 ESCAPE '\\'",
     " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
-));
+))};
 
 /// `$1` post, `$2` user, `$3` created_at. No row inserted: already voted
 /// (the primary key `votes_one_per_user_and_post` makes this race-free);
 /// 23503 on `votes_post_id_fkey`: the post is gone.
-pub const ADD_VOTE: &str = "INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING";
+pub const ADD_VOTE: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
+"INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
+ ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING"};
 
 /// `$1` post, `$2` user.
-pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id = $2";
+pub const REMOVE_VOTE: Sql =
+    sql! {[INT8, INT8] "DELETE FROM votes WHERE post_id = $1 AND user_id = $2"};
 
 /// `$1` a transaction-level advisory lock key: taken before a
 /// check-then-write statement, so that callers with the same key (on any
 /// instance) run one after the other.
-pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+pub const ADVISORY_LOCK: Sql = sql! {[INT8] "SELECT pg_advisory_xact_lock($1)"};
 
 /// The advisory lock key of every change that could remove an admin
 /// ("lastadmn"): demotions and deletions take turns, so two admins
 /// demoting each other at once cannot both succeed.
 pub const ADMINS_LOCK: i64 = 0x6c61_7374_6164_6d6e;
+
+/// Every statement, by name: what the statement tests prepare and check.
+pub const STATEMENTS: &[(&str, Sql)] = &[
+    ("PING", PING),
+    ("INSERT_USER", INSERT_USER),
+    ("USER_BY_ID", USER_BY_ID),
+    ("ACTIVE_USER", ACTIVE_USER),
+    ("CREDENTIALS", CREDENTIALS),
+    ("LIST_USERS", LIST_USERS),
+    ("SET_ROLE", SET_ROLE),
+    ("DELETE_USER", DELETE_USER),
+    ("INSERT_POST", INSERT_POST),
+    ("POST_BY_ID", POST_BY_ID),
+    ("BEARER_AND_POST", BEARER_AND_POST),
+    ("UPDATE_POST", UPDATE_POST),
+    ("DELETE_POST", DELETE_POST),
+    ("LIST_ALL", LIST_ALL),
+    ("LIST_ALL_SEARCH", LIST_ALL_SEARCH),
+    ("LIST_VISIBLE", LIST_VISIBLE),
+    ("LIST_VISIBLE_SEARCH", LIST_VISIBLE_SEARCH),
+    ("ADD_VOTE", ADD_VOTE),
+    ("REMOVE_VOTE", REMOVE_VOTE),
+    ("ADVISORY_LOCK", ADVISORY_LOCK),
+    ("START_SESSION", START_SESSION),
+    ("ROTATE_REFRESH", ROTATE_REFRESH),
+    ("END_REUSED", END_REUSED),
+    ("LIST_SESSIONS", LIST_SESSIONS),
+    ("END_SESSION", END_SESSION),
+    ("END_SESSIONS", END_SESSIONS),
+    ("SET_PASSWORD", SET_PASSWORD),
+    ("ADMIT_LOGIN", ADMIT_LOGIN),
+    ("RELEASE_LOGIN", RELEASE_LOGIN),
+];
 
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.
@@ -306,19 +378,42 @@ mod tests {
     }
 
     #[test]
+    fn every_statement_is_listed() {
+        // Counts the declarations (constants of type `Sql`); one missing
+        // from `STATEMENTS` would escape the type check.
+        let declared: usize = [
+            include_str!("mod.rs"),
+            include_str!("sessions.rs"),
+            include_str!("throttle.rs"),
+        ]
+        .iter()
+        .map(|file| file.matches(concat!(": Sql", " =")).count())
+        .sum();
+        assert_eq!(declared, STATEMENTS.len());
+        for (name, sql) in STATEMENTS {
+            let highest = (1..=sql.params.len() + 1)
+                .rev()
+                .find(|n| sql.text.contains(&format!("${n}")));
+            assert_eq!(highest, Some(sql.params.len()).filter(|n| *n > 0), "{name}");
+        }
+    }
+
+    #[test]
     fn statements_read_as_sql() {
         assert_eq!(
-            USER_BY_ID,
+            USER_BY_ID.text,
             "SELECT u.id AS user_id, u.email AS user_email, u.role AS user_role, \
              u.created_at AS user_created_at FROM users u WHERE u.id = $1"
         );
         assert!(
-            LIST_VISIBLE.starts_with("SELECT p.id AS post_id, p.title AS post_title"),
-            "{LIST_VISIBLE}"
+            LIST_VISIBLE
+                .text
+                .starts_with("SELECT p.id AS post_id, p.title AS post_title"),
+            "{LIST_VISIBLE:?}"
         );
         assert!(
-            LIST_VISIBLE_SEARCH.contains("LIKE $6 ESCAPE '\\'"),
-            "{LIST_VISIBLE_SEARCH}"
+            LIST_VISIBLE_SEARCH.text.contains("LIKE $6 ESCAPE '\\'"),
+            "{LIST_VISIBLE_SEARCH:?}"
         );
     }
 }
