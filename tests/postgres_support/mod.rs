@@ -26,7 +26,7 @@ use std::time::Duration;
 use posts_api::adapters::clock::ManualClock;
 use posts_api::adapters::postgres::{PgSettings, PgStore};
 use posts_api::app::{self, RunningApp};
-use posts_api::config::{Config, StoreKind};
+use posts_api::config::{Config, DatabasePooler, StoreKind};
 use posts_api::domain::{
     EmailAddress, NewPost, NewUser, PasswordHash, PostContent, PostTitle, Role, UserId,
 };
@@ -144,6 +144,45 @@ pub async fn start_app_with(
     app::start(&config, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("the app did not start: {e}"))
+}
+
+/// How the apps of a test reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Connected to PostgreSQL; each app migrates at start-up.
+    Direct,
+    /// Through the shared PgBouncer in transaction mode, with
+    /// `DATABASE_POOLER=transaction`; the database is migrated directly
+    /// first (what `posts-api migrate` does in production).
+    Pgbouncer,
+}
+
+impl Via {
+    /// Readies `db` for apps reached this way: the URL they connect to.
+    pub async fn prepare(self, db: &TestDb) -> String {
+        match self {
+            Via::Direct => db.url.clone(),
+            Via::Pgbouncer => {
+                open_store(&db.url, &clock()).await;
+                support::pgbouncer::shared()
+                    .expect("DATABASE_URL is set")
+                    .url(&db.url)
+            }
+        }
+    }
+
+    /// The app on `url` (from [`Self::prepare`]), as [`start_app`] starts it.
+    pub async fn start_app(self, url: &str) -> RunningApp {
+        let pooler = match self {
+            Via::Direct => DatabasePooler::None,
+            Via::Pgbouncer => DatabasePooler::Transaction,
+        };
+        let mut config = config(url);
+        config.database_pooler = pooler;
+        app::start(&config, Arc::new(posts_api::adapters::clock::SystemClock))
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start {self:?}: {e}"))
+    }
 }
 
 /// A tiny HTTP client for one app.

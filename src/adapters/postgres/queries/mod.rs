@@ -303,7 +303,7 @@ pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, INT8, TEXT] 
 /// 23503 on `votes_post_id_fkey`: the post is gone.
 pub const ADD_VOTE: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
 "INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
- ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING"};
+ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING"};
 
 /// `$1` post, `$2` user.
 pub const REMOVE_VOTE: Sql =

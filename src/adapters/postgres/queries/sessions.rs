@@ -93,5 +93,5 @@ pub const END_SESSIONS: Sql = sql! {[INT8, INT8]
 /// the user exists.
 pub const SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8]
 "WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
- ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
- SELECT id FROM changed"};
+ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
+SELECT id FROM changed"};
