@@ -42,11 +42,21 @@ fn run(args: &[&str], env: &[(&str, String)]) -> Output {
         .expect("the binary runs")
 }
 
+/// A serving process, killed when dropped (a failing test leaves none).
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
 /// The binary serving with `env`, and its base URL, once ready.
-fn serve(env: &[(&str, String)]) -> (std::process::Child, String) {
+fn serve(env: &[(&str, String)]) -> (Serving, String) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (child, addr) = support::binary::start(&env);
-    (child, format!("http://{addr}"))
+    (Serving(child), format!("http://{addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +87,7 @@ async fn behind_the_pooler_it_starts_only_once_posts_api_migrate_ran() {
     assert!(migrated.status.success(), "{stdout}");
     assert!(stdout.contains("applied 8 migration(s)"), "{stdout}");
 
-    let (mut child, base) = serve(&env(&pooled, "transaction"));
+    let (serving, base) = serve(&env(&pooled, "transaction"));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     let registered = client
@@ -86,8 +96,7 @@ async fn behind_the_pooler_it_starts_only_once_posts_api_migrate_ran() {
         .send()
         .await
         .unwrap();
-    child.kill().ok();
-    child.wait().ok();
+    drop(serving);
     db.drop().await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(registered.status(), StatusCode::CREATED);
@@ -102,8 +111,8 @@ async fn two_processes_behind_the_pooler_serve_at_once() {
         .expect("DATABASE_URL is set")
         .url(&db.url);
     assert!(run(&["migrate"], &env(&db.url, "none")).status.success());
-    let (mut one, a) = serve(&env(&pooled, "transaction"));
-    let (mut two, b) = serve(&env(&pooled, "transaction"));
+    let (one, a) = serve(&env(&pooled, "transaction"));
+    let (two, b) = serve(&env(&pooled, "transaction"));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     // Interleaved, concurrent requests of both processes over the pooler's
     // four server connections: each statement of each process lands on
@@ -125,10 +134,7 @@ async fn two_processes_behind_the_pooler_serve_at_once() {
         .send()
         .await
         .map(|r| r.status());
-    for child in [&mut one, &mut two] {
-        child.kill().ok();
-        child.wait().ok();
-    }
+    drop((one, two));
     db.drop().await;
     for status in statuses {
         assert_eq!(status.ok(), Some(StatusCode::CREATED));

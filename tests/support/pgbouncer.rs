@@ -68,6 +68,7 @@ impl Pgbouncer {
     /// # Panics
     /// When it cannot start within 10 seconds.
     pub fn start(backend: &str) -> Self {
+        remove_leftovers();
         let dir = std::env::temp_dir().join(format!(
             "posts-pgbouncer-{}-{}",
             std::process::id(),
@@ -86,7 +87,7 @@ impl Pgbouncer {
         as_postgres_owned(&bouncer.dir);
         let ini = bouncer.dir.join("pgbouncer.ini");
         // `cat` returns when our end of its standard input closes.
-        let script = "pgbouncer \"$1\" 2>/dev/null & p=$!; cat >/dev/null; kill $p; wait $p";
+        let script = "\"$1\" \"$2\" 2>/dev/null & p=$!; cat >/dev/null; kill $p; wait $p";
         let mut command = if is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--", "sh", "-c", script, "sh"]);
@@ -97,6 +98,7 @@ impl Pgbouncer {
             c
         };
         let mut child = command
+            .arg(program())
             .arg(&ini)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -200,6 +202,19 @@ impl Drop for Pgbouncer {
     }
 }
 
+/// The PgBouncer to run: `$PGBOUNCER`, else Debian's (in `/usr/sbin`,
+/// which a non-root `PATH` may lack), else `pgbouncer` from `PATH`.
+fn program() -> String {
+    std::env::var("PGBOUNCER").unwrap_or_else(|_| {
+        let debian = "/usr/sbin/pgbouncer";
+        if std::path::Path::new(debian).exists() {
+            debian.to_owned()
+        } else {
+            "pgbouncer".to_owned()
+        }
+    })
+}
+
 /// `host:port` of the server at `url`.
 fn backend_of(url: &str) -> String {
     let config: tokio_postgres::Config = url.parse().expect("a valid DATABASE_URL");
@@ -209,6 +224,27 @@ fn backend_of(url: &str) -> String {
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     format!("{host}:{port}")
+}
+
+/// Removes the directories of PgBouncers whose test process is gone (a
+/// shared one is never dropped, so its directory outlives it).
+fn remove_leftovers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("posts-pgbouncer-"))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A loopback port free a moment ago.

@@ -1,7 +1,8 @@
 //! The statements of sessions: start, refresh (rotation and reuse),
 //! list, end, and the password change that ends the other sessions.
 
-use super::{BYTEA, INT8, Sql, TEXT, TIMESTAMPTZ};
+use super::Sql;
+use super::statement::{BYTEA, INT8, TEXT, TIMESTAMPTZ};
 
 /// The columns of a session over table `$t`, named as `rows::session`
 /// reads them.

@@ -1,7 +1,8 @@
 //! The statements of login throttling: admit an attempt under the
 //! address's lock, release a successful one.
 
-use super::{BYTEA, INET, INT8, Sql, TIMESTAMPTZ};
+use super::Sql;
+use super::statement::{BYTEA, INET, INT8, TIMESTAMPTZ};
 
 /// `$1` address, `$2` email's SHA-256, `$3` start of the window, `$4`
 /// limit per pair, `$5` limit per address (0: off), `$6` now: counts one
