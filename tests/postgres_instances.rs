@@ -26,7 +26,10 @@ async fn a_restart_keeps_everything(via: Via) {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let url = via.prepare(&db).await;
+    let Some(url) = via.prepare(&db).await else {
+        db.drop().await;
+        return;
+    };
     let first = via.start_app(&url).await;
     let http = Http::new(&first);
     let alice_id = http.register("alice@example.com").await;
@@ -103,7 +106,10 @@ async fn two_instances_share_everything(via: Via) {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let url = via.prepare(&db).await;
+    let Some(url) = via.prepare(&db).await else {
+        db.drop().await;
+        return;
+    };
     // Started together: directly, they take turns migrating; behind the
     // pooler both check the schema.
     let (one, two) = tokio::join!(via.start_app(&url), via.start_app(&url));

@@ -158,15 +158,16 @@ pub enum Via {
 }
 
 impl Via {
-    /// Readies `db` for apps reached this way: the URL they connect to.
-    pub async fn prepare(self, db: &TestDb) -> String {
+    /// Readies `db` for apps reached this way: the URL they connect to;
+    /// `None` (skip) when PgBouncer is not installed (see
+    /// `support::pgbouncer::shared`).
+    pub async fn prepare(self, db: &TestDb) -> Option<String> {
         match self {
-            Via::Direct => db.url.clone(),
+            Via::Direct => Some(db.url.clone()),
             Via::Pgbouncer => {
+                let bouncer = support::pgbouncer::shared()?;
                 open_store(&db.url, &clock()).await;
-                support::pgbouncer::shared()
-                    .expect("DATABASE_URL is set")
-                    .url(&db.url)
+                Some(bouncer.url(&db.url))
             }
         }
     }

@@ -39,11 +39,28 @@ pub struct Pgbouncer {
 
 /// The PgBouncer in front of `DATABASE_URL`'s server, started at the first
 /// call and shared by every test of this binary; `None` (skip) without
-/// `DATABASE_URL`, as [`super::db::server_url`] decides.
+/// `DATABASE_URL`, as [`super::db::server_url`] decides, or without
+/// PgBouncer installed (unless `REQUIRE_POSTGRES=1`, when that fails).
 pub fn shared() -> Option<&'static Pgbouncer> {
     static SHARED: OnceLock<Pgbouncer> = OnceLock::new();
     let url = super::db::server_url()?;
+    if !installed() {
+        assert!(
+            std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "REQUIRE_POSTGRES=1 but pgbouncer is not installed (apt-get install pgbouncer)"
+        );
+        println!("skipped: pgbouncer not installed");
+        return None;
+    }
     Some(SHARED.get_or_init(|| Pgbouncer::start(&backend_of(&url))))
+}
+
+/// Whether [`program`] can run.
+fn installed() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v \"$1\" >/dev/null", "sh", &program()])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Whether the behavioural suite runs through [`shared`]:
