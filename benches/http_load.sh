@@ -9,10 +9,17 @@
 #
 #   STORE=postgres DATABASE_URL=postgres://postgres@127.0.0.1:5432/test benches/http_load.sh
 #                                   the same on PostgreSQL, beside pgbench -S
+#   STORE=postgres POOLER=pgbouncer CONNECTIONS=32 DATABASE_URL=... benches/http_load.sh --quick
+#                                   the service behind PgBouncer (pool_mode=transaction,
+#                                   POOLER_SIZE server connections, default 4) with
+#                                   DATABASE_POOLER=transaction; POOLER=unnamed is the same
+#                                   statements (unnamed, planned each time) connected directly,
+#                                   and POOLER=none (default) prepared statements, directly
 #
 # Env: DURATION (seconds), CONNECTIONS (default 16; also the pool size and
 # pgbench's clients), STORE (memory|postgres), DATABASE_URL (postgres: a
-# server to create scratch databases on; they are dropped afterwards).
+# server to create scratch databases on; they are dropped afterwards),
+# POOLER (none|unnamed|pgbouncer), POOLER_SIZE, PGBOUNCER_PORT (6499).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +27,8 @@ DURATION=${DURATION:-10}
 [ "${1:-}" = "--quick" ] && DURATION=${DURATION_QUICK:-3}
 CONNECTIONS=${CONNECTIONS:-16}
 STORE=${STORE:-memory}
+POOLER=${POOLER:-none}
+case "$POOLER" in none|unnamed|pgbouncer) ;; *) echo "POOLER=$POOLER: none, unnamed or pgbouncer" >&2; exit 1 ;; esac
 PORT=${PORT:-8099}
 BASE="http://127.0.0.1:$PORT"
 BIN="${CARGO_TARGET_DIR:-target}/release/posts-api"
@@ -37,7 +46,49 @@ drop_databases() {
   psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \
     -c "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
 }
-trap 'stop_server; drop_databases' EXIT
+
+# PgBouncer in transaction mode in front of DATABASE_URL's server (as the
+# postgres user when root: it refuses root), with POOLER=pgbouncer.
+PGB_DIR=""
+PGB_PORT=${PGBOUNCER_PORT:-6499}
+start_pgbouncer() {
+  local hostport host port user
+  hostport=$(sed -E 's#^[a-z]+://([^@/]*@)?([^/?]*).*#\2#' <<<"$DATABASE_URL")
+  host=${hostport%:*}; port=${hostport##*:}; [ "$port" = "$hostport" ] && port=5432
+  user=$(sed -nE 's#^[a-z]+://([^:@/]*)[^@/]*@.*#\1#p' <<<"$DATABASE_URL"); user=${user:-postgres}
+  PGB_DIR=$(mktemp -d /tmp/posts-bench-pgbouncer.XXXXXX)
+  echo "\"$user\" \"\"" >"$PGB_DIR/userlist.txt"
+  cat >"$PGB_DIR/pgbouncer.ini" <<INI
+[databases]
+* = host=$host port=$port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+default_pool_size = ${POOLER_SIZE:-4}
+max_client_conn = 2000
+logfile = $PGB_DIR/pgbouncer.log
+pidfile = $PGB_DIR/pgbouncer.pid
+INI
+  local pgbouncer; pgbouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres "$PGB_DIR"; runuser -u postgres -- "$pgbouncer" -d -q "$PGB_DIR/pgbouncer.ini"
+  else
+    "$pgbouncer" -d -q "$PGB_DIR/pgbouncer.ini"
+  fi
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$PGB_PORT" && return; sleep 0.1; done
+  echo "pgbouncer did not start: $(cat "$PGB_DIR/pgbouncer.log")" >&2; exit 1
+}
+stop_pgbouncer() {
+  [ -n "$PGB_DIR" ] || return 0
+  [ -f "$PGB_DIR/pgbouncer.pid" ] && kill "$(cat "$PGB_DIR/pgbouncer.pid")" 2>/dev/null
+  sleep 0.2; rm -rf "$PGB_DIR"; PGB_DIR=""
+}
+trap 'stop_server; drop_databases; stop_pgbouncer' EXIT
+[ "$STORE" = postgres ] && [ "$POOLER" = pgbouncer ] && start_pgbouncer
 
 # start_server POSTS: the binary on $PORT with that many posts (200-byte
 # content, one in ten a draft). In memory the binary seeds them itself; on
@@ -49,7 +100,15 @@ start_server() {
   if [ "$STORE" = postgres ]; then
     psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB" >/dev/null
     BENCH_DB_URL="${DATABASE_URL%/*}/$BENCH_DB"
-    extra=(STORE=postgres DATABASE_URL="$BENCH_DB_URL" JWT_SECRET=bench-secret-0123456789abcdef-0123456789 DATABASE_POOL_SIZE="$CONNECTIONS")
+    local service_url="$BENCH_DB_URL" pooler=none
+    if [ "$POOLER" != none ]; then
+      # DATABASE_POOLER=transaction does not migrate: migrated directly
+      # first, as `posts-api migrate` is in production.
+      DATABASE_URL="$BENCH_DB_URL" RUST_LOG=warn "$BIN" migrate >/dev/null
+      pooler=transaction
+    fi
+    [ "$POOLER" = pgbouncer ] && service_url=$(sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]*#\1127.0.0.1:$PGB_PORT#" <<<"$BENCH_DB_URL")
+    extra=(STORE=postgres DATABASE_URL="$service_url" DATABASE_POOLER="$pooler" JWT_SECRET=bench-secret-0123456789abcdef-0123456789 DATABASE_POOL_SIZE="$CONNECTIONS")
     seed=1
   fi
   env "${extra[@]}" SEED_POSTS="$seed" BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
@@ -87,7 +146,7 @@ run() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) store=$STORE duration=${DURATION}s connections=$CONNECTIONS $(nproc) cores"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) store=$STORE$([ "$STORE" = postgres ] && echo " pooler=$POOLER") duration=${DURATION}s connections=$CONNECTIONS $(nproc) cores"
 echo "| workload | req/s | p50 ms | p99 ms |"
 echo "|---|---|---|---|"
 

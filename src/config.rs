@@ -19,6 +19,20 @@ pub enum StoreKind {
     Postgres,
 }
 
+/// What `DATABASE_URL` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatabasePooler {
+    /// The database itself (or a session-mode pooler): statements are
+    /// prepared once per connection, and the service migrates at start-up.
+    None,
+    /// A transaction-pooling proxy (PgBouncer in `pool_mode=transaction`,
+    /// a cloud provider's pooler): no named prepared statements and no
+    /// session state survive a transaction; the service does not migrate
+    /// but checks the schema is current (`posts-api migrate` migrates,
+    /// over a direct connection).
+    Transaction,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -87,6 +101,16 @@ pub struct Config {
     /// 503), 1 to 3600.
     #[arg(long, env = "DATABASE_TIMEOUT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub database_timeout_seconds: u64,
+    /// `none`, or `transaction` when `DATABASE_URL` is a transaction-pooling
+    /// proxy.
+    #[arg(
+        long,
+        env = "DATABASE_POOLER",
+        value_enum,
+        default_value = "none",
+        global = true
+    )]
+    pub database_pooler: DatabasePooler,
     /// Address and port to listen on (port 0: any free port).
     #[arg(
         long,
@@ -246,6 +270,16 @@ mod tests {
         );
         assert_eq!((c.max_connections, c.request_timeout_seconds), (10_000, 30));
         assert!(c.jwt_secret.is_none() && c.database_url.is_none());
+        assert_eq!(c.database_pooler, DatabasePooler::None);
+    }
+
+    #[test]
+    fn the_pooler_is_none_or_transaction() {
+        let parse = |value| Cli::try_parse_from(["posts-api", "--database-pooler", value]);
+        let pooler = parse("transaction").unwrap().config.database_pooler;
+        assert_eq!(pooler, DatabasePooler::Transaction);
+        let err = parse("session").unwrap_err().to_string();
+        assert!(err.contains("DATABASE_POOLER"), "{err}");
     }
 
     #[test]

@@ -89,3 +89,9 @@ fn the_limits_of_each_range_start() {
         "in-range values were refused:\n{stderr}"
     );
 }
+
+#[test]
+fn an_unknown_pooler_refuses_to_start() {
+    refused("DATABASE_POOLER", "session");
+    refused("DATABASE_POOLER", "pgbouncer");
+}

@@ -110,7 +110,7 @@ async fn checked_statements_use_indexes() {
     let now = time::OffsetDateTime::now_utc();
     let (post, actor, admin, up) = (12_345_i64, 7_i64, false, true);
     let (title, content, published) = ("t", "c", true);
-    let statements: [(&str, &str, Vec<&(dyn ToSql + Sync)>); 6] = [
+    let statements: [(&str, queries::Sql, Vec<&(dyn ToSql + Sync)>); 6] = [
         (
             "update a post",
             queries::UPDATE_POST_AS,
@@ -140,7 +140,7 @@ async fn checked_statements_use_indexes() {
     ];
     for (what, sql, params) in statements {
         let rows = client
-            .query(&format!("EXPLAIN {sql}"), &params)
+            .query(&format!("EXPLAIN {}", sql.text), &params)
             .await
             .expect("EXPLAIN");
         let plan: Vec<String> = rows.iter().map(|r| r.get(0)).collect();

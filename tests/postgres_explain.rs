@@ -5,7 +5,7 @@
 mod postgres_support;
 
 use postgres_support::{TestDb, clock, open_store};
-use posts_api::adapters::postgres::queries;
+use posts_api::adapters::postgres::queries::{self, Sql};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
@@ -27,9 +27,9 @@ const SEED: &str = "
 /// The plan of `sql` for these parameters: the plan of a page, which the
 /// store sends as the unnamed statement, planned with its values
 /// (`PgStore::query_planned`).
-async fn custom_plan(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String {
+async fn custom_plan(client: &Client, sql: Sql, params: &[&(dyn ToSql + Sync)]) -> String {
     let rows = client
-        .query(&format!("EXPLAIN {sql}"), params)
+        .query(&format!("EXPLAIN {}", sql.text), params)
         .await
         .expect("EXPLAIN");
     rows.iter()
@@ -40,7 +40,7 @@ async fn custom_plan(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)])
 
 /// The generic plan of `sql`, which PostgreSQL's plan cache settles on for
 /// the statements the store prepares once per connection (lookups by key).
-async fn generic_plan(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String {
+async fn generic_plan(client: &Client, sql: Sql, params: &[&(dyn ToSql + Sync)]) -> String {
     client
         .batch_execute("SET plan_cache_mode = force_generic_plan")
         .await

@@ -1,19 +1,36 @@
 //! Restarts and several instances on one database: everything lives in
-//! PostgreSQL (users, posts, votes, revoked tokens), so a restarted
-//! instance, or another one, sees it all.
+//! PostgreSQL (users, posts, votes, sessions, login attempts), so a
+//! restarted instance, or another one, sees it all: connected directly,
+//! and behind PgBouncer in transaction mode (`DATABASE_POOLER=transaction`),
+//! where the instances share a few server connections.
 
 mod postgres_support;
 
-use postgres_support::{Http, TestDb, start_app};
+use postgres_support::{Http, PASSWORD, TestDb, Via};
 use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_on_the_same_database_keeps_everything() {
+    a_restart_keeps_everything(Via::Direct).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_behind_pgbouncer_keeps_everything() {
+    a_restart_keeps_everything(Via::Pgbouncer).await;
+}
+
+/// An instance reached `via`, stopped, and another started on its
+/// database.
+async fn a_restart_keeps_everything(via: Via) {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let first = start_app(&db.url).await;
+    let Some(url) = via.prepare(&db).await else {
+        db.drop().await;
+        return;
+    };
+    let first = via.start_app(&url).await;
     let http = Http::new(&first);
     let alice_id = http.register("alice@example.com").await;
     http.register("bob@example.com").await;
@@ -34,7 +51,7 @@ async fn a_restart_on_the_same_database_keeps_everything() {
     );
     first.stop().await.expect("a clean stop");
 
-    let second = start_app(&db.url).await;
+    let second = via.start_app(&url).await;
     let http = Http::new(&second);
     let (status, profile) = http.get("/profile", Some(&kept)).await;
     assert_eq!(
@@ -76,11 +93,26 @@ async fn a_restart_on_the_same_database_keeps_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_users_tokens_logouts_and_data() {
+    two_instances_share_everything(Via::Direct).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_behind_pgbouncer_share_users_tokens_logouts_and_data() {
+    two_instances_share_everything(Via::Pgbouncer).await;
+}
+
+/// Two instances reached `via`: what one does, the other sees.
+async fn two_instances_share_everything(via: Via) {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    // Started together: they take turns migrating.
-    let (one, two) = tokio::join!(start_app(&db.url), start_app(&db.url));
+    let Some(url) = via.prepare(&db).await else {
+        db.drop().await;
+        return;
+    };
+    // Started together: directly, they take turns migrating; behind the
+    // pooler both check the schema.
+    let (one, two) = tokio::join!(via.start_app(&url), via.start_app(&url));
     let (a, b) = (Http::new(&one), Http::new(&two));
 
     a.register("carol@example.com").await;
@@ -141,6 +173,21 @@ async fn two_instances_share_users_tokens_logouts_and_data() {
         StatusCode::OK,
         "other tokens still work"
     );
+
+    // One login limit (5 failures per email and address) over both.
+    for http in [&a, &b, &a, &b, &a] {
+        let (status, _, _) = http.try_login("dave@example.com", "wrong password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    for http in [&a, &b] {
+        let (status, retry_after, _) = http.try_login("dave@example.com", PASSWORD).await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "five failures over two instances reach the limit"
+        );
+        assert!(retry_after.is_some(), "with a Retry-After");
+    }
     one.stop().await.expect("a clean stop");
     two.stop().await.expect("a clean stop");
     db.drop().await;

@@ -18,7 +18,7 @@ use crate::adapters::bcrypt::BcryptHasher;
 use crate::adapters::jwt::{JwtTokens, random_token_ids};
 use crate::adapters::memory::{MemoryStore, MemoryThrottle};
 use crate::adapters::postgres::{PgSettings, PgStore, PostgresThrottle};
-use crate::config::{Config, StoreKind};
+use crate::config::{Config, DatabasePooler, StoreKind};
 use crate::domain::{EmailAddress, Password};
 use crate::ports::{Clock, PoolMonitor, Ports, ThrottleLimits};
 use crate::service::Service;
@@ -122,7 +122,12 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
         }
         StoreKind::Postgres => {
             let store = connect_postgres(config, clock.clone()).await?;
-            migrate_postgres(&store).await?;
+            match config.database_pooler {
+                DatabasePooler::None => drop(migrate_postgres(&store).await?),
+                // Migrations need a session (their lock): run apart,
+                // directly, by `posts-api migrate`.
+                DatabasePooler::Transaction => store.check_schema().await?,
+            }
             let ports = Ports {
                 users: Arc::new(store.clone()),
                 sessions: Arc::new(store.clone()),
@@ -140,8 +145,8 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
     }
 }
 
-/// The Postgres settings from `DATABASE_URL`, `DATABASE_POOL_SIZE` and
-/// `DATABASE_TIMEOUT_SECONDS`.
+/// The Postgres settings from `DATABASE_URL`, `DATABASE_POOL_SIZE`,
+/// `DATABASE_TIMEOUT_SECONDS` and `DATABASE_POOLER`.
 fn postgres_settings(config: &Config) -> Result<PgSettings, StartError> {
     let url = config
         .database_url
@@ -153,6 +158,7 @@ fn postgres_settings(config: &Config) -> Result<PgSettings, StartError> {
         url: url.into(),
         pool_size: usize::try_from(config.database_pool_size).unwrap_or(usize::MAX),
         timeout: StdDuration::from_secs(config.database_timeout_seconds),
+        transaction_pooler: config.database_pooler == DatabasePooler::Transaction,
     })
 }
 
@@ -178,8 +184,9 @@ async fn migrate_postgres(store: &PgStore) -> Result<Vec<String>, StartError> {
 /// (whatever `STORE` says) and returns their names.
 ///
 /// # Errors
-/// [`StartError`] when `DATABASE_URL` is missing, unreachable, or a
-/// migration fails.
+/// [`StartError`] when `DATABASE_URL` is missing, unreachable, behind a
+/// transaction pooler (`DATABASE_POOLER=transaction`), or a migration
+/// fails.
 pub async fn migrate(config: &Config, clock: Arc<dyn Clock>) -> Result<Vec<String>, StartError> {
     let store = connect_postgres(config, clock).await?;
     migrate_postgres(&store).await

@@ -9,7 +9,10 @@
 //! written once and runs on both stores. The Postgres variant gets a fresh
 //! database per test from `tests/support/db.rs`, which also decides the
 //! skip: without `DATABASE_URL` it prints "skipped: DATABASE_URL not set"
-//! and passes, unless `REQUIRE_POSTGRES=1`, when it fails.
+//! and passes, unless `REQUIRE_POSTGRES=1`, when it fails. With
+//! `TEST_POOLER=pgbouncer` the Postgres variant runs behind PgBouncer in
+//! transaction mode (`DATABASE_POOLER=transaction`, the database migrated
+//! directly first): CI runs the Postgres half of the suite so too.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -133,6 +136,20 @@ where
     }
 }
 
+/// Points `config` (on `db`) at the shared PgBouncer with
+/// `DATABASE_POOLER=transaction`, after migrating `db` directly, as
+/// production does (`posts-api migrate`, then the service through the
+/// pooler).
+async fn through_pgbouncer(config: &mut Config, db: &TestDb) {
+    let clock = Arc::new(support::whole_second_clock());
+    app::migrate(config, clock)
+        .await
+        .unwrap_or_else(|e| panic!("the direct migration: {e}"));
+    let bouncer = support::pgbouncer::shared().expect("DATABASE_URL is set");
+    config.database_url = Some(bouncer.url(&db.url).into());
+    config.database_pooler = posts_api::config::DatabasePooler::Transaction;
+}
+
 /// A running service and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -189,6 +206,12 @@ impl TestApp {
             admin_password: Some(ADMIN_PASSWORD.into()),
             ..support::config(store, database.as_ref().map(|db| db.url.clone()), SECRET)
         };
+        if let Some(db) = database
+            .as_ref()
+            .filter(|_| support::pgbouncer::requested())
+        {
+            through_pgbouncer(&mut config, db).await;
+        }
         tweak(&mut config);
         let clock = support::whole_second_clock();
         let running = match app::start(&config, Arc::new(clock.clone())).await {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use posts_api::adapters::clock::ManualClock;
 use posts_api::adapters::postgres::{PgSettings, PgStore};
 use posts_api::app::{self, RunningApp};
-use posts_api::config::{Config, StoreKind};
+use posts_api::config::{Config, DatabasePooler, StoreKind};
 use posts_api::domain::{
     EmailAddress, NewPost, NewUser, PasswordHash, PostContent, PostTitle, Role, UserId,
 };
@@ -100,6 +100,7 @@ pub fn settings(url: &str) -> PgSettings {
         url: url.to_owned(),
         pool_size: 4,
         timeout: Duration::from_secs(2),
+        transaction_pooler: false,
     }
 }
 
@@ -143,6 +144,46 @@ pub async fn start_app_with(
     app::start(&config, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("the app did not start: {e}"))
+}
+
+/// How the apps of a test reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Connected to PostgreSQL; each app migrates at start-up.
+    Direct,
+    /// Through the shared PgBouncer in transaction mode, with
+    /// `DATABASE_POOLER=transaction`; the database is migrated directly
+    /// first (what `posts-api migrate` does in production).
+    Pgbouncer,
+}
+
+impl Via {
+    /// Readies `db` for apps reached this way: the URL they connect to;
+    /// `None` (skip) when PgBouncer is not installed (see
+    /// `support::pgbouncer::shared`).
+    pub async fn prepare(self, db: &TestDb) -> Option<String> {
+        match self {
+            Via::Direct => Some(db.url.clone()),
+            Via::Pgbouncer => {
+                let bouncer = support::pgbouncer::shared()?;
+                open_store(&db.url, &clock()).await;
+                Some(bouncer.url(&db.url))
+            }
+        }
+    }
+
+    /// The app on `url` (from [`Self::prepare`]), as [`start_app`] starts it.
+    pub async fn start_app(self, url: &str) -> RunningApp {
+        let pooler = match self {
+            Via::Direct => DatabasePooler::None,
+            Via::Pgbouncer => DatabasePooler::Transaction,
+        };
+        let mut config = config(url);
+        config.database_pooler = pooler;
+        app::start(&config, Arc::new(posts_api::adapters::clock::SystemClock))
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start {self:?}: {e}"))
+    }
 }
 
 /// A tiny HTTP client for one app.

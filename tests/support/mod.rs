@@ -1,7 +1,8 @@
 //! The plumbing every kind of test shares, written once: fresh Postgres
-//! databases ([`db`]), the real binary on a free port ([`binary`]), a
-//! primary and a synchronous standby from `deploy/topology.sh`
-//! ([`topology`]) and continuous writers for failovers ([`writers`]), the
+//! databases ([`db`]) and PgBouncer in front of them ([`pgbouncer`]), the
+//! real binary on a free port ([`binary`]), a primary and a synchronous
+//! standby from `deploy/topology.sh` ([`topology`]) and continuous writers
+//! for failovers ([`writers`]), the
 //! pieces each harness builds an app from (the base test configuration,
 //! a whole-second clock, an HTTP client, a runtime), and the contract's
 //! field lists.
@@ -15,6 +16,7 @@
 
 pub mod binary;
 pub mod db;
+pub mod pgbouncer;
 pub mod topology;
 pub mod writers;
 

@@ -2,7 +2,8 @@
 //! vote, each one statement that checks the actor's permission with the
 //! change and answers its `outcome` (see `queries::checked`).
 
-use super::{PgStore, errors::bad_row, queries, rows};
+use super::queries::{self, Sql};
+use super::{PgStore, errors::bad_row, rows};
 use crate::domain::{PostId, PostUpdate, PostView, StoreError, User, fold_title};
 use crate::ports::{PostChange, Voted};
 
@@ -30,7 +31,7 @@ impl PgStore {
     /// The one row a checked statement answers.
     async fn checked_row(
         &self,
-        sql: &str,
+        sql: Sql,
         params: super::Params<'_>,
         what: &str,
     ) -> Result<tokio_postgres::Row, StoreError> {

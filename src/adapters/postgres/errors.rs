@@ -55,6 +55,14 @@ impl DbFailure {
     }
 
     /// The store failure the service sees, with `what` was being done.
+    /// The SQLSTATE, when the server answered with an error.
+    pub(super) fn code(&self) -> Option<&SqlState> {
+        match self {
+            DbFailure::Db(e) => e.code(),
+            _ => None,
+        }
+    }
+
     pub(super) fn into_store(self, what: &str) -> StoreError {
         StoreError::Unavailable(format!("{what}: {self}"))
     }
@@ -138,4 +146,26 @@ pub enum ConnectError {
         /// Why.
         reason: String,
     },
+    /// Behind a transaction pooler, where the service does not migrate,
+    /// the schema is not the one this release expects.
+    #[error(
+        "the database at DATABASE_URL={url} is not at this release's schema: {reason}. \
+         With DATABASE_POOLER=transaction the service does not migrate at start-up: \
+         run `posts-api migrate` with DATABASE_URL pointing at the database directly \
+         (not through the pooler), then start the service again"
+    )]
+    SchemaNotCurrent {
+        /// The URL, password masked.
+        url: String,
+        /// What differs: the pending migrations, or an edited one.
+        reason: String,
+    },
+    /// `posts-api migrate` with `DATABASE_POOLER=transaction`: migrations
+    /// hold a session-level lock, which a transaction pooler does not keep.
+    #[error(
+        "`posts-api migrate` needs a direct connection to the database (its lock lives as long \
+         as the session, which a transaction pooler does not keep): run it with \
+         DATABASE_POOLER=none and DATABASE_URL pointing at the database, not at the pooler"
+    )]
+    MigrateThroughPooler,
 }

@@ -55,6 +55,56 @@ async fn run_to(
         .collect())
 }
 
+/// The applied migrations, as `refinery_schema_history` records them.
+/// Read (not created: a check writes nothing) as the unnamed statement.
+pub(super) const APPLIED: &str =
+    "SELECT version, name, checksum FROM refinery_schema_history ORDER BY version";
+
+/// An applied migration: version, name and checksum (as refinery writes
+/// it, the decimal of a `u64`).
+pub(super) type Applied = (i32, String, String);
+
+/// Whether the applied migrations are exactly the embedded ones, as
+/// refinery's runner would find them (none pending, none edited, none
+/// unknown to this release); why not otherwise.
+pub(super) fn check(applied: &[Applied]) -> Result<(), String> {
+    let embedded = embedded::migrations::runner().get_migrations().clone();
+    let name = |m: &refinery::Migration| format!("V{}__{}", m.version(), m.name());
+    for (version, applied_name, checksum) in applied {
+        match embedded
+            .iter()
+            .find(|m| i64::from(m.version()) == i64::from(*version))
+        {
+            None => {
+                return Err(format!(
+                    "migration V{version}__{applied_name} was applied but this release does not know it"
+                ));
+            }
+            Some(m) if m.checksum().to_string() != *checksum || m.name() != applied_name => {
+                return Err(format!(
+                    "migration {} was edited since it was applied",
+                    name(m)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let pending: Vec<String> = embedded
+        .iter()
+        .filter(|m| {
+            !applied
+                .iter()
+                .any(|(v, _, _)| i64::from(*v) == i64::from(m.version()))
+        })
+        .map(name)
+        .collect();
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("pending migrations {}", pending.join(", ")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -77,5 +127,32 @@ mod tests {
                 "V8__drafts_index"
             ]
         );
+    }
+
+    #[test]
+    fn the_check_names_what_is_pending_or_edited() {
+        let all: Vec<super::Applied> = super::embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| (m.version(), m.name().to_owned(), m.checksum().to_string()))
+            .collect();
+        assert_eq!(super::check(&all), Ok(()));
+        let reason = super::check(&all[..6]).unwrap_err();
+        assert_eq!(reason, "pending migrations V7__sessions, V8__drafts_index");
+        assert!(
+            super::check(&[])
+                .unwrap_err()
+                .starts_with("pending migrations V1__users, ")
+        );
+        let mut edited = all.clone();
+        edited[2].2 = "1".into();
+        let reason = super::check(&edited).unwrap_err();
+        assert_eq!(
+            reason,
+            "migration V3__votes was edited since it was applied"
+        );
+        let mut newer = all;
+        newer.push((99, "future".into(), "1".into()));
+        assert!(super::check(&newer).unwrap_err().contains("V99__future"));
     }
 }

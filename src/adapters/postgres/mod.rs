@@ -3,15 +3,23 @@
 //! throttle ([`PostgresThrottle`]), and the pool's state for the metrics
 //! (`PoolMonitor`).
 //!
-//! - Every use case is one statement, one round trip, prepared once per
-//!   connection (`prepare_cached`); the SQL lives in [`queries`].
+//! - Every use case is one statement, one round trip; the SQL and its
+//!   parameter types live in [`queries`]. Connected directly, a statement
+//!   is prepared once per connection (`prepare_typed_cached`), and
+//!   PostgreSQL's plan cache soon plans lookups by key once for all.
+//!   Behind a transaction pooler (`DATABASE_POOLER=transaction`) nothing
+//!   may outlive a transaction, named statements included: every
+//!   statement is sent unnamed with its types (`query_typed`: parse, bind
+//!   and execute in one round trip), planned at each execution.
 //! - Every call checks a connection out and gets its answer within the
 //!   configured timeout, or fails with `StoreError::Unavailable` (503):
 //!   a dead or unreachable database never hangs a request.
 //! - Driver errors stop here ([`errors`]): SQLSTATEs on named constraints
 //!   become business outcomes, the rest `StoreError::Unavailable`.
 //! - The schema is plain SQL in `migrations/`, embedded and applied at
-//!   start-up ([`PgStore::migrate`]).
+//!   start-up ([`PgStore::migrate`]), or, behind a pooler, applied by
+//!   `posts-api migrate` over a direct connection and only checked at
+//!   start-up ([`PgStore::check_schema`]).
 
 mod checked;
 mod errors;
@@ -28,9 +36,10 @@ mod votes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{GenericClient, Object, Pool};
 use tokio::time::{Instant, timeout_at};
 use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 pub use errors::ConnectError;
@@ -41,6 +50,7 @@ pub use throttle::PostgresThrottle;
 
 use crate::ports::{Clock, PoolMonitor, PoolStats};
 use errors::DbFailure;
+use queries::Sql;
 
 /// Statement parameters.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -54,6 +64,8 @@ pub struct PgStore {
     timeout: Duration,
     /// `DATABASE_URL` with the password masked, for messages.
     masked_url: String,
+    /// Behind a transaction pooler: unnamed statements only.
+    unnamed: bool,
 }
 
 impl PgStore {
@@ -73,6 +85,7 @@ impl PgStore {
             clock,
             timeout: settings.timeout,
             masked_url: mask_password(&settings.url),
+            unnamed: settings.transaction_pooler,
         };
         store
             .ping_raw()
@@ -91,8 +104,12 @@ impl PgStore {
     ///
     /// # Errors
     /// [`ConnectError::Migration`], for instance when an applied migration
-    /// was edited since (refinery's divergent version check).
+    /// was edited since (refinery's divergent version check);
+    /// [`ConnectError::MigrateThroughPooler`] behind a transaction pooler.
     pub async fn migrate(&self) -> Result<Vec<String>, ConnectError> {
+        if self.unnamed {
+            return Err(ConnectError::MigrateThroughPooler);
+        }
         let failed = |reason: String| ConnectError::Migration {
             url: self.masked_url.clone(),
             reason,
@@ -102,6 +119,52 @@ impl PgStore {
             .await
             .map_err(|e| failed(e.to_string()))?;
         migrate::run(&mut client).await.map_err(failed)
+    }
+
+    /// Checks, changing nothing, that the applied migrations are exactly
+    /// this release's: how the service starts behind a transaction pooler,
+    /// where it does not migrate (`posts-api migrate` does, directly).
+    ///
+    /// # Errors
+    /// [`ConnectError::SchemaNotCurrent`], naming the pending migrations
+    /// (all of them on an empty database) or an edited one.
+    pub async fn check_schema(&self) -> Result<(), ConnectError> {
+        let deadline = Instant::now() + self.timeout;
+        let not_current = |reason: String| ConnectError::SchemaNotCurrent {
+            url: self.masked_url.clone(),
+            reason,
+        };
+        let client = self.checkout(deadline).await;
+        let found = match client {
+            Ok(client) => {
+                let answer = timeout_at(deadline, client.query_typed(migrate::APPLIED, &[])).await;
+                settle(client, answer)
+            }
+            Err(e) => Err(e),
+        };
+        let rows = match found {
+            Ok(rows) => rows,
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Vec::new(),
+            Err(e) => {
+                return Err(ConnectError::Unreachable {
+                    url: self.masked_url.clone(),
+                    seconds: self.timeout.as_secs(),
+                    reason: format!("cannot read refinery_schema_history: {e}"),
+                });
+            }
+        };
+        let applied = rows
+            .iter()
+            .map(|row| {
+                let text = |name| {
+                    row.try_get::<_, Option<String>>(name)
+                        .map(Option::unwrap_or_default)
+                };
+                Ok((row.try_get("version")?, text("name")?, text("checksum")?))
+            })
+            .collect::<Result<Vec<migrate::Applied>, tokio_postgres::Error>>()
+            .map_err(|e| not_current(format!("unreadable refinery_schema_history: {e}")))?;
+        migrate::check(&applied).map_err(not_current)
     }
 
     /// Checks out a connection and runs `SELECT 1`.
@@ -117,33 +180,25 @@ impl PgStore {
         }
     }
 
-    /// Runs a statement that returns rows: checkout, prepare (cached per
-    /// connection) and execute, all within the timeout.
-    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DbFailure> {
+    /// Runs a statement that returns rows: checkout, then one round trip
+    /// (see [`rows`]), all within the timeout.
+    async fn query(&self, sql: Sql, params: Params<'_>) -> Result<Vec<Row>, DbFailure> {
         let deadline = Instant::now() + self.timeout;
         let client = self.checkout(deadline).await?;
-        let answer = timeout_at(deadline, async {
-            let statement = client.prepare_cached(sql).await?;
-            client.query(&statement, params).await
-        })
-        .await;
+        let answer = timeout_at(deadline, rows(&client, self.unnamed, sql, params)).await;
         settle(client, answer)
     }
 
-    /// Runs a statement planned for these parameters: sent as the unnamed
-    /// statement with typed parameters (parse, bind and execute in one
-    /// round trip), which PostgreSQL plans with the values. For pages, whose
-    /// best plan depends on the limit and the search pattern (a rare word
-    /// walks the trigram index, a common one the primary key), which a
-    /// cached generic plan cannot know.
-    async fn query_planned(
-        &self,
-        sql: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
-    ) -> Result<Vec<Row>, DbFailure> {
+    /// Runs a statement planned for these parameters: always sent as the
+    /// unnamed statement with its types (parse, bind and execute in one
+    /// round trip), which PostgreSQL plans with the values. For pages,
+    /// whose best plan depends on the limit and the search pattern (a rare
+    /// word walks the trigram index, a common one the primary key), which
+    /// a cached generic plan cannot know.
+    async fn query_planned(&self, sql: Sql, params: Params<'_>) -> Result<Vec<Row>, DbFailure> {
         let deadline = Instant::now() + self.timeout;
         let client = self.checkout(deadline).await?;
-        let answer = timeout_at(deadline, client.query_typed(sql, params)).await;
+        let answer = timeout_at(deadline, rows(&client, true, sql, params)).await;
         settle(client, answer)
     }
 
@@ -154,43 +209,98 @@ impl PgStore {
     /// snapshot once the lock is granted): how a check-then-write rule
     /// (the login limits) holds under concurrency; the last-admin rule needs
     /// no such transaction (`queries::SET_ROLE_LOCKED` locks rows instead).
+    /// The lock and the transaction end together, so this works behind a
+    /// transaction pooler too.
     async fn query_locked(
         &self,
         lock: i64,
-        sql: &str,
+        sql: Sql,
         params: Params<'_>,
     ) -> Result<Vec<Row>, DbFailure> {
         let deadline = Instant::now() + self.timeout;
         let mut client = self.checkout(deadline).await?;
         let answer = timeout_at(deadline, async {
             let tx = client.transaction().await?;
-            let take = tx.prepare_cached(queries::ADVISORY_LOCK).await?;
-            tx.execute(&take, &[&lock]).await?;
-            let statement = tx.prepare_cached(sql).await?;
-            let rows = tx.query(&statement, params).await?;
+            rows(&tx, self.unnamed, queries::ADVISORY_LOCK, &[&lock]).await?;
+            let found = rows(&tx, self.unnamed, sql, params).await?;
             tx.commit().await?;
-            Ok(rows)
+            Ok(found)
         })
         .await;
         settle(client, answer)
     }
 
     /// Runs a statement that returns at most one row.
-    async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, DbFailure> {
+    async fn query_opt(&self, sql: Sql, params: Params<'_>) -> Result<Option<Row>, DbFailure> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
     /// Runs a statement for its count of affected rows.
-    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, DbFailure> {
+    async fn execute(&self, sql: Sql, params: Params<'_>) -> Result<u64, DbFailure> {
         let deadline = Instant::now() + self.timeout;
         let client = self.checkout(deadline).await?;
         let answer = timeout_at(deadline, async {
-            let statement = client.prepare_cached(sql).await?;
-            client.execute(&statement, params).await
+            if self.unnamed {
+                client.execute_typed(sql.text, &typed(sql, params)).await
+            } else {
+                let statement = client.prepare_typed_cached(sql.text, sql.params).await?;
+                client.execute(&statement, params).await
+            }
         })
         .await;
         settle(client, answer)
     }
+}
+
+/// Runs `sql` on `client` (a connection or a transaction): `unnamed`, as
+/// the unnamed statement with its declared types in one round trip; else
+/// prepared once per connection (one more round trip the first time) and
+/// executed by name.
+async fn rows<C>(
+    client: &C,
+    unnamed: bool,
+    sql: Sql,
+    params: Params<'_>,
+) -> Result<Vec<Row>, tokio_postgres::Error>
+where
+    C: Session,
+{
+    if unnamed {
+        tokio_postgres::GenericClient::query_typed(client.driver(), sql.text, &typed(sql, params))
+            .await
+    } else {
+        let statement = client.prepare_typed_cached(sql.text, sql.params).await?;
+        GenericClient::query(client, &statement, params).await
+    }
+}
+
+/// A pooled connection or a transaction on one: deadpool's wrapper, with
+/// its statement cache, over the driver's.
+trait Session: GenericClient {
+    /// The driver's client or transaction underneath.
+    fn driver(&self) -> &(impl tokio_postgres::GenericClient + Sync);
+}
+
+impl Session for Object {
+    fn driver(&self) -> &(impl tokio_postgres::GenericClient + Sync) {
+        &***self
+    }
+}
+
+impl Session for deadpool_postgres::Transaction<'_> {
+    fn driver(&self) -> &(impl tokio_postgres::GenericClient + Sync) {
+        &**self
+    }
+}
+
+/// `params` paired with `sql`'s declared types, for `query_typed`.
+fn typed<'a>(sql: Sql, params: Params<'a>) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    debug_assert_eq!(params.len(), sql.params.len(), "{}", sql.text);
+    params
+        .iter()
+        .copied()
+        .zip(sql.params.iter().cloned())
+        .collect()
 }
 
 impl PoolMonitor for PgStore {

@@ -18,6 +18,9 @@ pub struct PgSettings {
     /// How long a call may wait for a connection and for its answer
     /// (`DATABASE_TIMEOUT_SECONDS`); past it the store is unavailable.
     pub timeout: Duration,
+    /// `DATABASE_POOLER=transaction`: `url` is a transaction-pooling proxy,
+    /// so statements are sent unnamed and nothing outlives a transaction.
+    pub transaction_pooler: bool,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -26,6 +29,7 @@ impl std::fmt::Debug for PgSettings {
             .field("url", &mask_password(&self.url))
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
+            .field("transaction_pooler", &self.transaction_pooler)
             .finish()
     }
 }
@@ -46,9 +50,6 @@ pub(super) fn build(settings: &PgSettings) -> Result<Pool, ConnectError> {
     if pg.get_application_name().is_none() {
         pg.application_name("posts-api");
     }
-    // Statements are prepared once per connection (`prepare_cached`), and
-    // PostgreSQL's default plan cache soon plans lookups by key once for
-    // all; pages are planned per execution (`PgStore::query_planned`).
     // Fast recycling: a connection whose socket has closed is dropped and
     // replaced, with no extra round trip per checkout.
     let manager_config = ManagerConfig {
@@ -192,6 +193,7 @@ mod tests {
             url: "postgres://a:hunter2@h/d".into(),
             pool_size: 1,
             timeout: Duration::from_secs(1),
+            transaction_pooler: false,
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
@@ -202,6 +204,7 @@ mod tests {
             url: "postgres://a:hunter2@h:notaport/d".into(),
             pool_size: 1,
             timeout: Duration::from_secs(1),
+            transaction_pooler: false,
         };
         let message = build(&settings).map(|_| ()).unwrap_err().to_string();
         assert!(

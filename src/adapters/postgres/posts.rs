@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy::Visibility;
@@ -13,7 +13,7 @@ use crate::domain::{
 };
 use crate::ports::{PostChange, PostStore};
 
-/// A typed parameter of `PgStore::query_planned`.
+/// A parameter of `PgStore::query_planned` (its type is the statement's).
 type Param<'a> = &'a (dyn ToSql + Sync);
 
 #[async_trait]
@@ -64,46 +64,23 @@ impl PostStore for PgStore {
             .map(|s| queries::contains_pattern(&fold_title(s.as_str())));
         // `NULL` for no cursor.
         let before = filter.before.map(PostId::get);
-        let (int, text) = (Type::INT8, Type::TEXT);
         let found = match (filter.visibility, &pattern) {
             (Visibility::Everything, None) => {
-                let params = [
-                    (&limit as Param, int.clone()),
-                    (&skip, int.clone()),
-                    (&before, int),
-                ];
+                let params = [&limit as Param, &skip, &before];
                 self.query_planned(queries::LIST_ALL, &params).await
             }
             (Visibility::Everything, Some(pattern)) => {
-                let params = [
-                    (&limit as Param, int.clone()),
-                    (&skip, int.clone()),
-                    (&before, int),
-                    (pattern, text),
-                ];
+                let params = [&limit as Param, &skip, &before, pattern];
                 self.query_planned(queries::LIST_ALL_SEARCH, &params).await
             }
             (Visibility::PublishedOrOwnedBy(viewer), None) => {
                 let viewer = viewer.get();
-                let params = [
-                    (&viewer as Param, int.clone()),
-                    (&limit, int.clone()),
-                    (&skip, int.clone()),
-                    (&reach, int.clone()),
-                    (&before, int),
-                ];
+                let params = [&viewer as Param, &limit, &skip, &reach, &before];
                 self.query_planned(queries::LIST_VISIBLE, &params).await
             }
             (Visibility::PublishedOrOwnedBy(viewer), Some(pattern)) => {
                 let viewer = viewer.get();
-                let params = [
-                    (&viewer as Param, int.clone()),
-                    (&limit, int.clone()),
-                    (&skip, int.clone()),
-                    (&reach, int.clone()),
-                    (&before, int),
-                    (pattern, text),
-                ];
+                let params = [&viewer as Param, &limit, &skip, &reach, &before, pattern];
                 self.query_planned(queries::LIST_VISIBLE_SEARCH, &params)
                     .await
             }

@@ -15,6 +15,9 @@
 //! stays allowed, and a post deleted meanwhile is simply not changed.
 //! Why nothing changed is read from the statement's snapshot.
 
+use super::Sql;
+use super::statement::{BOOL, INT8, TEXT, TIMESTAMPTZ};
+
 /// `policy::can_view_post` over posts `$t`, actor `$actor`, the actor
 /// being an admin `$admin` (`Visibility::allows`: everything for admins,
 /// else published posts and the actor's own).
@@ -63,7 +66,7 @@ macro_rules! change_outcome {
 /// `policy::can_change_post` allows (with `policy::can_view_post` for the
 /// answer). One row: `outcome` (`done`, `forbidden`, `not_found`) and,
 /// when done, the post's view as changed.
-pub const UPDATE_POST_AS: &str = concat!(
+pub const UPDATE_POST_AS: Sql = sql! {[INT8, TEXT, TEXT, TEXT, BOOL, INT8, BOOL] concat!(
     "WITH changed AS (UPDATE posts p SET title = $2, title_lower = $3, content = $4, published = $5 ",
     "WHERE p.id = $1 AND ",
     can_change_post!("p", "$6", "$7::boolean"),
@@ -75,18 +78,18 @@ pub const UPDATE_POST_AS: &str = concat!(
     view_columns!(),
     " FROM (SELECT 1) AS one LEFT JOIN posts seen ON seen.id = $1",
     " LEFT JOIN (changed p JOIN users u ON u.id = p.owner_id) ON true"
-);
+)};
 
 /// `$1` id, `$2` actor, `$3` whether the actor is an admin: deletes the
 /// post (its votes by `ON DELETE CASCADE`) if `policy::can_change_post`
 /// allows. One row: `outcome`, as [`UPDATE_POST_AS`].
-pub const DELETE_POST_AS: &str = concat!(
+pub const DELETE_POST_AS: Sql = sql! {[INT8, INT8, BOOL] concat!(
     "WITH changed AS (DELETE FROM posts p WHERE p.id = $1 AND ",
     can_change_post!("p", "$2", "$3::boolean"),
     " RETURNING p.id) SELECT ",
     change_outcome!("$2", "$3"),
     " FROM (SELECT 1) AS one LEFT JOIN posts seen ON seen.id = $1"
-);
+)};
 
 /// `$1` post, `$2` voter, `$3` whether the voter is an admin, `$4` add
 /// (true) or remove, `$5` now: votes on the post if
@@ -96,7 +99,7 @@ pub const DELETE_POST_AS: &str = concat!(
 /// version); the primary key `votes_one_per_user_and_post` keeps one vote
 /// per user and post. One row: `outcome` (`added`, `removed`,
 /// `post_not_found`, `already_voted`, `no_vote`).
-pub const VOTE_AS: &str = concat!(
+pub const VOTE_AS: Sql = sql! {[INT8, INT8, BOOL, BOOL, TIMESTAMPTZ] concat!(
     "WITH target AS (SELECT p.id FROM posts p WHERE p.id = $1 AND ",
     can_view_post!("p", "$2", "$3::boolean"),
     " FOR KEY SHARE), ",
@@ -108,7 +111,7 @@ pub const VOTE_AS: &str = concat!(
     "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM target) THEN 'post_not_found' ",
     "WHEN $4 THEN CASE WHEN EXISTS (SELECT 1 FROM added) THEN 'added' ELSE 'already_voted' END ",
     "WHEN EXISTS (SELECT 1 FROM removed) THEN 'removed' ELSE 'no_vote' END AS outcome"
-);
+)};
 
 /// The target `$1` and, unless `$2` promotes, every admin, locked in id
 /// order (so that concurrent demotions and deletions cannot deadlock)
@@ -138,7 +141,7 @@ macro_rules! not_only_admin {
 /// such user. One statement, without an advisory lock: the target and
 /// the admins are row-locked ([`lock_admins`]), so two admins demoting
 /// each other at once take turns and the second is refused.
-pub const SET_ROLE_LOCKED: &str = concat!(
+pub const SET_ROLE_LOCKED: Sql = sql! {[INT8, TEXT] concat!(
     "WITH ",
     lock_admins!("($2::text = 'admin')"),
     ", changed AS (UPDATE users u SET role = $2 FROM locked t WHERE u.id = $1 AND t.id = $1 AND ",
@@ -149,22 +152,24 @@ pub const SET_ROLE_LOCKED: &str = concat!(
     ", true AS changed FROM changed c UNION ALL SELECT ",
     user_columns!("t"),
     ", false FROM locked t WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)"
-);
+)};
 
 /// `$1` id: deletes the user unless they are the only admin; posts, votes
 /// and sessions go by `ON DELETE CASCADE`. Answers whether it was
 /// `deleted` and whether it `existed`. One statement, locked as
 /// [`SET_ROLE_LOCKED`] is.
-pub const DELETE_USER_LOCKED: &str = concat!(
+pub const DELETE_USER_LOCKED: Sql = sql! {[INT8] concat!(
     "WITH ",
     lock_admins!("false"),
     ", gone AS (DELETE FROM users u USING locked t WHERE u.id = $1 AND t.id = $1 AND ",
     not_only_admin!(),
     " RETURNING u.id) SELECT EXISTS (SELECT 1 FROM gone) AS deleted, ",
     "EXISTS (SELECT 1 FROM locked WHERE id = $1) AS existed"
-);
+)};
 
 /// `$1` user: ends every session of theirs; answers whether the user
 /// `existed` (an admin's kill switch in one statement).
-pub const END_USER_SESSIONS: &str = "WITH ended AS (DELETE FROM sessions WHERE user_id = $1) \
-     SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed";
+pub const END_USER_SESSIONS: Sql = sql! {[INT8] concat!(
+    "WITH ended AS (DELETE FROM sessions WHERE user_id = $1) ",
+    "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS existed"
+)};

@@ -1,6 +1,8 @@
 //! Every SQL statement the store runs, one per use case, each answered in
-//! one round trip (statements are prepared once per connection with
-//! `prepare_cached`). Public so that tests can `EXPLAIN` the real text.
+//! one round trip, declared with the types of its parameters ([`Sql`]):
+//! `PgStore` prepares it once per connection, or sends it unnamed behind
+//! a transaction pooler (see its module). Public so that tests can
+//! `EXPLAIN` the real text and check the types.
 //!
 //! Every column a row is read by is named (`user_id`, `post_title`,
 //! `owner_email`, `votes`, ...): `rows.rs` reads by those names, never by
@@ -59,78 +61,83 @@ macro_rules! post_columns {
     };
 }
 
+#[macro_use]
+mod statement;
 mod checked;
 mod sessions;
 mod throttle;
 
 pub use checked::*;
 pub use sessions::*;
+pub use statement::{STATEMENTS, Sql};
 pub use throttle::*;
 
+use statement::{BOOL, INT8, TEXT, TIMESTAMPTZ};
+
 /// The readiness check.
-pub const PING: &str = "SELECT 1";
+pub const PING: Sql = sql! {[] "SELECT 1"};
 
 /// `$1` email, `$2` password hash, `$3` role, `$4` created_at.
 /// 23505 on `users_email_key`: the email is taken.
-pub const INSERT_USER: &str = concat!(
+pub const INSERT_USER: Sql = sql! {[TEXT, TEXT, TEXT, TIMESTAMPTZ] concat!(
     "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
     user_columns!("users")
-);
+)};
 
 /// `$1` id.
-pub const USER_BY_ID: &str = concat!(
+pub const USER_BY_ID: Sql = sql! {[INT8] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u WHERE u.id = $1"
-);
+)};
 
 /// `$1` user id, `$2` session id, `$3` now: the user, if the session is
 /// theirs and active.
-pub const ACTIVE_USER: &str = concat!(
+pub const ACTIVE_USER: Sql = sql! {[INT8, INT8, TIMESTAMPTZ] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u JOIN sessions s ON s.user_id = u.id",
     " WHERE u.id = $1 AND s.id = $2 AND s.expires_at > $3"
-);
+)};
 
 /// `$1` normalised email: the user and their `password_hash`.
-pub const CREDENTIALS: &str = concat!(
+pub const CREDENTIALS: Sql = sql! {[TEXT] concat!(
     "SELECT ",
     user_columns!("u"),
     ", u.password_hash FROM users u WHERE u.email = $1"
-);
+)};
 
 /// `$1` limit, `$2` offset, `$3` the cursor (`after`; 0 for none): users
 /// above it, ascending id. The primary key seeks to the cursor.
-pub const LIST_USERS: &str = concat!(
+pub const LIST_USERS: Sql = sql! {[INT8, INT8, INT8] concat!(
     "SELECT ",
     user_columns!("u"),
     " FROM users u WHERE u.id > $3 ORDER BY u.id LIMIT $1 OFFSET $2"
-);
+)};
 
 /// `$1` owner, `$2` title, `$3` title folded to lower case, `$4` content,
 /// `$5` published, `$6` created_at: the new post's view.
-pub const INSERT_POST: &str = concat!(
+pub const INSERT_POST: Sql = sql! {[INT8, TEXT, TEXT, TEXT, BOOL, TIMESTAMPTZ] concat!(
     "WITH p AS (INSERT INTO posts (owner_id, title, title_lower, content, published, created_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
     post_columns!(),
     ") SELECT ",
     view_columns!(),
     " FROM p JOIN users u ON u.id = p.owner_id"
-);
+)};
 
 /// `$1` id: the post's view.
-pub const POST_BY_ID: &str = concat!(
+pub const POST_BY_ID: Sql = sql! {[INT8] concat!(
     "SELECT ",
     view_columns!(),
     " FROM posts p JOIN users u ON u.id = p.owner_id WHERE p.id = $1"
-);
+)};
 
 /// `$1` user id, `$2` session id, `$3` post id, `$4` now: the token's
 /// user if the session is theirs and active (no row otherwise), then the
 /// post view (NULLs when the post does not exist): an authenticated read
 /// in one statement.
-pub const BEARER_AND_POST: &str = concat!(
+pub const BEARER_AND_POST: Sql = sql! {[INT8, INT8, INT8, TIMESTAMPTZ] concat!(
     "SELECT ",
     user_columns!("me"),
     ", ",
@@ -138,21 +145,21 @@ pub const BEARER_AND_POST: &str = concat!(
     " FROM users me JOIN sessions s ON s.user_id = me.id AND s.id = $2 AND s.expires_at > $4",
     " LEFT JOIN (posts p JOIN users u ON u.id = p.owner_id) ON p.id = $3",
     " WHERE me.id = $1"
-);
+)};
 
 /// `$1` id, `$2` title, `$3` title folded, `$4` content, `$5` published:
 /// the updated post's view.
-pub const UPDATE_POST: &str = concat!(
+pub const UPDATE_POST: Sql = sql! {[INT8, TEXT, TEXT, TEXT, BOOL] concat!(
     "WITH p AS (UPDATE posts SET title = $2, title_lower = $3, content = $4, published = $5 ",
     "WHERE id = $1 RETURNING ",
     post_columns!(),
     ") SELECT ",
     view_columns!(),
     " FROM p JOIN users u ON u.id = p.owner_id"
-);
+)};
 
 /// `$1` id. Votes go by `ON DELETE CASCADE`.
-pub const DELETE_POST: &str = "DELETE FROM posts WHERE id = $1";
+pub const DELETE_POST: Sql = sql! {[INT8] "DELETE FROM posts WHERE id = $1"};
 
 /// Posts below the cursor `$n` (`before`), or all of them when it is
 /// `NULL`. The statements run with their values (`query_planned`), so the
@@ -178,28 +185,28 @@ macro_rules! page_of {
 
 /// Every post (admins): `$1` limit, `$2` offset, `$3` the cursor (`before`;
 /// `NULL` for none). A backward walk of the primary key from the cursor.
-pub const LIST_ALL: &str = page_of!(concat!(
+pub const LIST_ALL: Sql = sql! {[INT8, INT8, INT8] page_of!(concat!(
     "SELECT ",
     post_columns!(),
     " FROM posts WHERE ",
     below_cursor!("$3"),
     " ORDER BY id DESC LIMIT $1 OFFSET $2"
-));
+))};
 
 /// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title.
-pub const LIST_ALL_SEARCH: &str = page_of!(concat!(
+pub const LIST_ALL_SEARCH: Sql = sql! {[INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
     " FROM posts WHERE ",
     below_cursor!("$3"),
     " AND title_lower LIKE $4 ESCAPE '\\' ORDER BY id DESC LIMIT $1 OFFSET $2"
-));
+))};
 
 /// Published posts and the viewer's drafts: `$1` viewer, `$2` limit,
 /// `$3` offset, `$4` limit + offset, `$5` the cursor (`before`; `NULL` for
 /// none). Each branch walks its own index newest first from the cursor
 /// and stops after `$4` rows; a merge keeps the order.
-pub const LIST_VISIBLE: &str = page_of!(concat!(
+pub const LIST_VISIBLE: Sql = sql! {[INT8, INT8, INT8, INT8, INT8] page_of!(concat!(
     "(SELECT ",
     post_columns!(),
     " FROM posts WHERE published AND ",
@@ -211,10 +218,10 @@ pub const LIST_VISIBLE: &str = page_of!(concat!(
     below_cursor!("$5"),
     " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
-));
+))};
 
 /// [`LIST_VISIBLE`] with `$6` a `LIKE` pattern on the folded title.
-pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
+pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, INT8, TEXT] page_of!(concat!(
     "(SELECT ",
     post_columns!(),
     " FROM posts WHERE published AND ",
@@ -227,21 +234,23 @@ pub const LIST_VISIBLE_SEARCH: &str = page_of!(concat!(
     " AND title_lower LIKE $6 ESCAPE '\\'",
     " ORDER BY id DESC LIMIT $4)",
     " ORDER BY id DESC LIMIT $2 OFFSET $3"
-));
+))};
 
 /// `$1` post, `$2` user, `$3` created_at. No row inserted: already voted
 /// (the primary key `votes_one_per_user_and_post` makes this race-free);
 /// 23503 on `votes_post_id_fkey`: the post is gone.
-pub const ADD_VOTE: &str = "INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING";
+pub const ADD_VOTE: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
+"INSERT INTO votes (post_id, user_id, created_at) VALUES ($1, $2, $3) \
+ON CONFLICT ON CONSTRAINT votes_one_per_user_and_post DO NOTHING"};
 
 /// `$1` post, `$2` user.
-pub const REMOVE_VOTE: &str = "DELETE FROM votes WHERE post_id = $1 AND user_id = $2";
+pub const REMOVE_VOTE: Sql =
+    sql! {[INT8, INT8] "DELETE FROM votes WHERE post_id = $1 AND user_id = $2"};
 
 /// `$1` a transaction-level advisory lock key: taken before a
 /// check-then-write statement, so that callers with the same key (on any
 /// instance) run one after the other.
-pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+pub const ADVISORY_LOCK: Sql = sql! {[INT8] "SELECT pg_advisory_xact_lock($1)"};
 
 /// A `LIKE` pattern matching `needle` (already folded) anywhere, with `%`,
 /// `_` and `\` taken literally.
@@ -271,17 +280,19 @@ mod tests {
     #[test]
     fn statements_read_as_sql() {
         assert_eq!(
-            USER_BY_ID,
+            USER_BY_ID.text,
             "SELECT u.id AS user_id, u.email AS user_email, u.role AS user_role, \
              u.created_at AS user_created_at FROM users u WHERE u.id = $1"
         );
         assert!(
-            LIST_VISIBLE.starts_with("SELECT p.id AS post_id, p.title AS post_title"),
-            "{LIST_VISIBLE}"
+            LIST_VISIBLE
+                .text
+                .starts_with("SELECT p.id AS post_id, p.title AS post_title"),
+            "{LIST_VISIBLE:?}"
         );
         assert!(
-            LIST_VISIBLE_SEARCH.contains("LIKE $6 ESCAPE '\\'"),
-            "{LIST_VISIBLE_SEARCH}"
+            LIST_VISIBLE_SEARCH.text.contains("LIKE $6 ESCAPE '\\'"),
+            "{LIST_VISIBLE_SEARCH:?}"
         );
     }
 }

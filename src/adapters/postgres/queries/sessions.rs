@@ -1,6 +1,9 @@
 //! The statements of sessions: start, refresh (rotation and reuse),
 //! list, end, and the password change that ends the other sessions.
 
+use super::Sql;
+use super::statement::{BYTEA, INT8, TEXT, TIMESTAMPTZ};
+
 /// The columns of a session over table `$t`, named as `rows::session`
 /// reads them.
 macro_rules! session_columns {
@@ -27,7 +30,7 @@ macro_rules! session_columns {
 /// Also sweeps up to 100 expired sessions (skipping rows another instance
 /// holds) and the user's least recently used sessions beyond the cap.
 /// 23503 on `sessions_user_id_fkey`: the user is gone.
-pub const START_SESSION: &str = concat!(
+pub const START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8] concat!(
     "WITH swept AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ",
     "WHERE expires_at <= $3 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)), ",
     "crowded AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 ",
@@ -38,7 +41,7 @@ pub const START_SESSION: &str = concat!(
     "SELECT ",
     session_columns!("s"),
     " FROM s"
-);
+)};
 
 /// `$1` presented refresh token's SHA-256, `$2` the next one's, `$3` now,
 /// `$4` the next one's expiry: spends the presented token if it is its
@@ -47,7 +50,7 @@ pub const START_SESSION: &str = concat!(
 /// not rotated). Of concurrent calls with one token exactly one spends it:
 /// the others wait on its row and then find it spent. Keeps the session's
 /// newest 64 spent tokens.
-pub const ROTATE_REFRESH: &str = concat!(
+pub const ROTATE_REFRESH: Sql = sql! {[BYTEA, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ] concat!(
     "WITH spent AS (UPDATE refresh_tokens t SET spent_at = $3 FROM sessions s ",
     "WHERE t.token_sha256 = $1 AND t.spent_at IS NULL AND t.expires_at > $3 ",
     "AND s.id = t.session_id AND s.expires_at > $3 RETURNING t.session_id), ",
@@ -63,32 +66,33 @@ pub const ROTATE_REFRESH: &str = concat!(
     ", ",
     user_columns!("u"),
     " FROM touched s JOIN users u ON u.id = s.user_id"
-);
+)};
 
 /// `$1` a refresh token's SHA-256 that did not rotate: if it was spent,
 /// its session ends (reuse is theft).
-pub const END_REUSED: &str = "DELETE FROM sessions s USING refresh_tokens t \
-     WHERE t.token_sha256 = $1 AND t.spent_at IS NOT NULL AND s.id = t.session_id";
+pub const END_REUSED: Sql = sql! {[BYTEA] "DELETE FROM sessions s USING refresh_tokens t \
+WHERE t.token_sha256 = $1 AND t.spent_at IS NOT NULL AND s.id = t.session_id"};
 
 /// `$1` user, `$2` now: the user's active sessions, newest first.
-pub const LIST_SESSIONS: &str = concat!(
+pub const LIST_SESSIONS: Sql = sql! {[INT8, TIMESTAMPTZ] concat!(
     "SELECT ",
     session_columns!("s"),
     " FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.id DESC"
-);
+)};
 
 /// `$1` session, `$2` user, `$3` now: ends the session if it is the user's
 /// and active.
-pub const END_SESSION: &str =
-    "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3";
+pub const END_SESSION: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
+"DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3"};
 
 /// `$1` user, `$2` a session to keep (or NULL): ends the user's others.
-pub const END_SESSIONS: &str =
-    "DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)";
+pub const END_SESSIONS: Sql = sql! {[INT8, INT8]
+"DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)"};
 
 /// `$1` user, `$2` password hash, `$3` the session to keep: replaces the
 /// hash and ends the user's other sessions in one statement; a row when
 /// the user exists.
-pub const SET_PASSWORD: &str = "WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
-     ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
-     SELECT id FROM changed";
+pub const SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8]
+"WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
+ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
+SELECT id FROM changed"};
