@@ -1,11 +1,13 @@
 //! Password hashing with bcrypt, on tokio's blocking pool, on at most as
-//! many threads as there are cores and at the lowest CPU priority (nice 19
-//! on Linux): a storm of logins uses every core the reads (and, on the same
-//! machine, the database) leave idle, and yields them whenever those have
-//! work. Priorities, not a cap: measured in `benches/RESULTS.md`, logins
-//! at cost 12 went from 3.3 to 6.0 per second on 2 cores (half the cores at
-//! nice 10 before) while the read p99 during a login storm stayed within
-//! 3x of calm.
+//! many threads as there are cores and at the lowest CPU priority there is
+//! (`SCHED_IDLE` on Linux, nice 19 where that is refused): a storm of
+//! logins uses every core the reads (and, on the same machine, the
+//! database) leave idle, and yields them whenever those have work.
+//! Priorities, not a cap. Under nice 19 a hash still took a share of the
+//! cores from a busy service (the read p99 during a login storm was 2.9x
+//! calm); a `SCHED_IDLE` thread is preempted as soon as a normal one wakes,
+//! and runs only on otherwise idle cores. Logins queue for a slot, so with
+//! more logins waiting than cores no core idles between two hashes.
 
 use std::sync::Arc;
 
@@ -67,9 +69,10 @@ impl BcryptHasher {
     }
 }
 
-/// Lowers the calling thread's CPU priority to nice 19, once per thread.
-/// Linux keeps a nice value per thread; the blocking pool's threads are
-/// otherwise only used to resolve database host names, which is rare.
+/// Lowers the calling thread's CPU priority to `SCHED_IDLE` (else nice
+/// 19), once per thread. Linux keeps the policy per thread; the blocking
+/// pool's threads are otherwise only used to resolve database host names,
+/// which is rare and may as well wait for an idle core.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -77,10 +80,14 @@ fn lower_priority() {
         thread_local!(static LOWERED: Cell<bool> = const { Cell::new(false) });
         LOWERED.with(|lowered| {
             if !lowered.get() {
-                // SAFETY: setpriority only reads its arguments; `who` 0 is
-                // the calling thread. A failure leaves the priority as is.
+                let param = libc::sched_param { sched_priority: 0 };
+                // SAFETY: both calls only read their arguments; pid/`who` 0
+                // is the calling thread. A failure leaves the priority as
+                // is; lowering one's own priority needs no privilege.
                 unsafe {
-                    libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                    if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+                        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                    }
                 }
                 lowered.set(true);
             }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
-use poem::middleware::{Cors, NormalizePath, TrailingSlash};
+use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -204,18 +204,13 @@ pub fn endpoint(
         .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
-        })
-        // Boxed here so that the observing layers around it move a pointer,
-        // not the routes' whole future, as each of them wraps the next.
-        .boxed();
+        });
     let observe = observe::Observe {
         metrics,
         timeout: Duration::from_secs(config.request_timeout_seconds),
         allow,
     };
-    observe::around(app, observe)
-        .with(NormalizePath::new(TrailingSlash::Trim))
-        .boxed()
+    observe::around(app, observe).boxed()
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
-//! The layers that answer in the handler's stead: 431 for oversized
-//! headers, 408 or 503 at the deadline, 500 for a panic. Their log lines
-//! fall inside the request's span, so they name the request id.
+//! The guards that answer in the handler's stead: 431 for oversized
+//! headers, 408 or 503 at the deadline, 500 for a panic. They run inside
+//! the request's span, so their log lines name the request id.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{IntoResponse, Request, Response};
 
 use crate::domain::message::UNAVAILABLE;
 use crate::http::error::{self, ApiError};
@@ -14,23 +16,6 @@ use crate::http::limits::BodyWait;
 
 /// Largest total size of request headers accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-/// 431 `{"detail"}` when the request's headers exceed the limit it holds.
-pub struct HeaderLimit(pub usize);
-
-impl<E: Endpoint> Middleware<E> for HeaderLimit {
-    type Output = HeaderLimitEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        HeaderLimitEndpoint { inner, max: self.0 }
-    }
-}
-
-/// See [`HeaderLimit`].
-pub struct HeaderLimitEndpoint<E> {
-    inner: E,
-    max: usize,
-}
 
 /// The headers' size as counted against the limit: names, values, and
 /// the `: ` and CRLF of each line.
@@ -41,66 +26,44 @@ fn header_bytes(req: &Request) -> usize {
         .sum()
 }
 
-impl<E: Endpoint> Endpoint for HeaderLimitEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> Result<Self::Output> {
-        if header_bytes(&req) > self.max {
-            let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-            return Ok(ApiError::new(status, error::HEADERS_TOO_LARGE).into_response());
-        }
-        self.inner.call(req).await.map(IntoResponse::into_response)
-    }
+/// 431 `{"detail"}` when the request's headers exceed `max` bytes.
+pub fn header_limit(req: &Request, max: usize) -> Option<Response> {
+    (header_bytes(req) > max).then(|| {
+        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        ApiError::new(status, error::HEADERS_TOO_LARGE).into_response()
+    })
 }
 
-/// The request deadline it holds: past it, 408 if the handler is waiting
-/// for the client's body (the client's fault; hyper then closes the
+/// Runs `answer` (the handler's response) within `timeout` and catching
+/// its panics. Past the deadline: 408 if the handler is waiting for the
+/// client's body (`body_wait`, the client's fault; hyper then closes the
 /// connection, the body being unread), else 503 (the service or its store
-/// is slow). Puts the [`BodyWait`] that tells the two apart in the request.
-pub struct Deadline(pub Duration);
-
-impl<E: Endpoint> Middleware<E> for Deadline {
-    type Output = DeadlineEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        DeadlineEndpoint {
-            inner,
-            timeout: self.0,
-        }
-    }
-}
-
-/// See [`Deadline`].
-pub struct DeadlineEndpoint<E> {
-    inner: E,
+/// is slow). A panic is a 500 ([`panic_response`]).
+pub async fn deadline(
     timeout: Duration,
-}
-
-impl<E: Endpoint> Endpoint for DeadlineEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let body_wait = BodyWait::default();
-        req.set_data(body_wait.clone());
-        match tokio::time::timeout(self.timeout, self.inner.call(req)).await {
-            Ok(answer) => answer.map(IntoResponse::into_response),
-            Err(_elapsed) if body_wait.is_waiting() => {
-                tracing::debug!("request body timed out");
-                let status = StatusCode::REQUEST_TIMEOUT;
-                Ok(ApiError::new(status, error::REQUEST_TIMEOUT).into_response())
-            }
-            Err(_elapsed) => {
-                tracing::warn!("request timed out");
-                let status = StatusCode::SERVICE_UNAVAILABLE;
-                Ok(ApiError::new(status, UNAVAILABLE).into_response())
-            }
+    body_wait: &BodyWait,
+    answer: impl Future<Output = Response>,
+) -> Response {
+    let caught = AssertUnwindSafe(answer).catch_unwind();
+    match tokio::time::timeout(timeout, caught).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(panic)) => panic_response(panic),
+        Err(_elapsed) if body_wait.is_waiting() => {
+            tracing::debug!("request body timed out");
+            let status = StatusCode::REQUEST_TIMEOUT;
+            ApiError::new(status, error::REQUEST_TIMEOUT).into_response()
+        }
+        Err(_elapsed) => {
+            tracing::warn!("request timed out");
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            ApiError::new(status, UNAVAILABLE).into_response()
         }
     }
 }
 
-/// poem's `CatchPanic` handler: 500 `{"detail": "Internal Server Error"}`,
-/// logged; the panic message is not (it may hold request data).
-pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+/// A panic's answer: 500 `{"detail": "Internal Server Error"}`, logged;
+/// the panic message is not (it may hold request data).
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }

@@ -1,49 +1,53 @@
-//! The per-request work around the application, as small middlewares with
-//! one purpose each; [`around`] is the one place that decides their order.
+//! The per-request work around the application, fused into one endpoint
+//! ([`Observed`]): one future per request instead of one per layer, each
+//! moving the next whole into its own state (`perf` showed 12 % of a
+//! `/healthz` in `memmove`). The steps keep their homes in the submodules;
+//! [`Observed::call`] is the one place that decides their order.
 //!
 //! Outermost first:
 //!
-//! 1. [`access::AccessLog`]: times the request, counts it in the metrics and
-//!    writes the access log line (outside the request's span, so the line
-//!    reads the same as before the span existed).
-//! 2. [`request_id::RequestSpan`]: takes the client's `X-Request-Id` (when
-//!    sane) or makes one, runs everything inside in a `request` span naming
-//!    it, and echoes it on the response.
-//! 3. [`headers::JsonCsp`] and poem's `SetHeader`: the security headers.
-//! 4. [`headers::AllowOn405`]: the `Allow` header on 405 answers.
-//! 5. `catch_all_error`: any error still unanswered becomes `{"detail"}`, so
-//!    the layers above always see a response (poem's `SetHeader` passes
-//!    errors through untouched).
-//! 6. [`guards::HeaderLimit`]: 431 for headers over [`MAX_HEADER_BYTES`].
-//! 7. [`guards::Deadline`]: 408 (body still arriving) or 503 (slow service)
-//!    at `REQUEST_TIMEOUT_SECONDS`.
-//! 8. poem's `CatchPanic` with [`guards::panic_response`]: a panic is a 500
+//! 1. [`path`]: the path normalised (trailing slashes trimmed, runs of
+//!    slashes merged), as everything below sees it.
+//! 2. [`access`]: times the request, counts it in the metrics and writes
+//!    the access log line (outside the request's span, so the line reads
+//!    the same as before the span existed).
+//! 3. [`request_id`]: takes the client's `X-Request-Id` (when sane) or makes
+//!    one, runs everything below in a `request` span naming it, and echoes
+//!    it on the response.
+//! 4. [`headers`]: `Allow` on 405 answers, `X-Content-Type-Options:
+//!    nosniff`, and a Content-Security-Policy on JSON.
+//! 5. Any error still unanswered becomes `{"detail"}` ([`error::reshape`]).
+//! 6. [`guards::header_limit`]: 431 for headers over [`MAX_HEADER_BYTES`].
+//! 7. [`guards::deadline`]: 408 (body still arriving) or 503 (slow service)
+//!    at `REQUEST_TIMEOUT_SECONDS`, and a panic is a 500
 //!    `{"detail": "Internal Server Error"}`.
 //!
-//! No layer logs a path value, query, header or body: only the route
+//! No step logs a path value, query, header or body: only the route
 //! template, so no id, email or token reaches the logs.
 
 mod access;
 mod guards;
 mod headers;
 mod labels;
+mod path;
 mod request_id;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use poem::http::header;
-use poem::middleware::{CatchPanic, SetHeader};
-use poem::{Endpoint, EndpointExt, IntoResponse, Response};
+use poem::endpoint::BoxEndpoint;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Result};
+use tracing::Instrument;
 
 use super::allow::AllowTable;
 use super::error;
+use super::limits::BodyWait;
 use super::metrics::Metrics;
 
 pub use guards::MAX_HEADER_BYTES;
 pub use request_id::REQUEST_ID;
 
-/// What the layers need from the composition.
+/// What the layer needs from the composition.
 pub struct Observe {
     /// Where to count.
     pub metrics: Metrics,
@@ -53,26 +57,64 @@ pub struct Observe {
     pub allow: Arc<AllowTable>,
 }
 
-/// Wraps `app` in every layer, in the order the module documentation
-/// gives (written here innermost first, as `with` nests them).
-pub fn around<E>(app: E, observe: Observe) -> impl Endpoint<Output = Response>
+/// `app` with every step of the module documentation around it.
+pub struct Observed {
+    /// Boxed: the application's future is a pointer in this one's state.
+    app: BoxEndpoint<'static, Response>,
+    observe: Observe,
+}
+
+/// Wraps `app` in every step, in the order the module documentation gives.
+pub fn around<E>(app: E, observe: Observe) -> Observed
 where
     E: Endpoint + 'static,
 {
-    let Observe {
-        metrics,
-        timeout,
-        allow,
-    } = observe;
-    app.with(CatchPanic::new().with_handler(guards::panic_response))
-        .with(guards::Deadline(timeout))
-        .with(guards::HeaderLimit(MAX_HEADER_BYTES))
-        .catch_all_error(|err| async move { error::reshape(err).into_response() })
-        .with(headers::AllowOn405(allow.clone()))
-        .with(SetHeader::new().overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .with(headers::JsonCsp)
-        .with(request_id::RequestSpan(allow.clone()))
-        .with(access::AccessLog { metrics, allow })
+    Observed {
+        app: app.map_to_response().boxed(),
+        observe,
+    }
+}
+
+impl Endpoint for Observed {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let Observe {
+            metrics,
+            timeout,
+            allow,
+        } = &self.observe;
+        path::normalize(&mut req);
+        let started = Instant::now();
+        let method = labels::method(req.method());
+        let id = request_id::request_id(&req);
+        // Plain ASCII by construction (`request_id`).
+        let id_str = id.to_str().unwrap_or_default();
+        let path = req.uri().path();
+        let span = request_id::span(id_str, method, labels::route_of_path(allow, path));
+        // The URI is shared bytes: cheaper to keep than the path copied.
+        let uri = req.uri().clone();
+        let answer = async {
+            if let Some(refused) = guards::header_limit(&req, MAX_HEADER_BYTES) {
+                return refused;
+            }
+            let body_wait = BodyWait::default();
+            req.set_data(body_wait.clone());
+            let app = self.app.call(req);
+            guards::deadline(*timeout, &body_wait, async {
+                match app.await {
+                    Ok(resp) => resp,
+                    Err(err) => error::reshape(err).into_response(),
+                }
+            })
+            .await
+        };
+        let mut resp = answer.instrument(span).await;
+        headers::add(&mut resp, allow, uri.path());
+        access::record(metrics, allow, method, started, &resp, id_str);
+        resp.headers_mut().insert(REQUEST_ID, id);
+        Ok(resp)
+    }
 }
 
 #[cfg(test)]

@@ -5,88 +5,83 @@
 //! `request` span that names it, with the method and the route template.
 //! The response echoes the id.
 
-use std::sync::Arc;
-
+use poem::Request;
 use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use tracing::Instrument;
-
-use super::labels;
-use crate::http::allow::AllowTable;
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// See the module documentation; holds the documented routes, for the
-/// span's route label.
-pub struct RequestSpan(pub Arc<AllowTable>);
-
-impl<E: Endpoint> Middleware<E> for RequestSpan {
-    type Output = RequestSpanEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RequestSpanEndpoint {
-            inner,
-            allow: self.0.clone(),
-        }
-    }
-}
-
-/// See [`RequestSpan`].
-pub struct RequestSpanEndpoint<E> {
-    inner: E,
-    allow: Arc<AllowTable>,
-}
-
 /// A fresh request id: 32 hex digits, a random per-process prefix and a
 /// counter. Unique, which is all an id needs; a random one per request
-/// cost a `getrandom` system call on every request.
-fn new_request_id() -> String {
+/// cost a `getrandom` system call on every request. Written straight into
+/// the header value's bytes: no `String` on the way.
+fn new_request_id() -> HeaderValue {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
+    let prefix = *PREFIX.get_or_init(|| {
         let mut bytes = [0u8; 8];
         // Without the OS's randomness, ids are still unique in-process.
         let _ = getrandom::fill(&mut bytes);
         u64::from_le_bytes(bytes)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 32];
+    for (i, digit) in id.iter_mut().enumerate() {
+        let word = if i < 16 { prefix } else { n };
+        *digit = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
+    }
+    // Hex digits are always a valid header value.
+    HeaderValue::from_bytes(&id).expect("hex digits")
 }
 
-/// A client's request id if it is short and plain; anything else could
+/// Whether a client's request id is short and plain; anything else could
 /// forge log lines.
-fn accepted_id(value: &HeaderValue) -> Option<String> {
-    let s = value.to_str().ok()?;
-    let plain = s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    (plain && (1..=128).contains(&s.len())).then(|| s.to_owned())
+fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-impl<E: Endpoint> Endpoint for RequestSpanEndpoint<E> {
-    type Output = Response;
+/// The request's id, as it is echoed: the client's (shared, not copied)
+/// when acceptable, else a fresh one. Always plain ASCII.
+pub fn request_id(req: &Request) -> HeaderValue {
+    match req.headers().get(REQUEST_ID) {
+        Some(v) if acceptable(v) => v.clone(),
+        _ => new_request_id(),
+    }
+}
 
-    async fn call(&self, req: Request) -> Result<Self::Output> {
-        let request_id = req
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(accepted_id)
-            .unwrap_or_else(new_request_id);
-        // At ERROR level, so that the span is there whatever the filter lets
-        // through: a warning under `RUST_LOG=warn` still names its request.
-        let span = tracing::error_span!(
-            "request",
-            request_id = %request_id,
-            method = %labels::method(req.method()),
-            route = %labels::route_of_path(&self.allow, req.uri().path()),
-        );
-        let mut resp = self.inner.call(req).instrument(span).await?.into_response();
-        if let Ok(v) = HeaderValue::try_from(request_id) {
-            resp.headers_mut().insert(REQUEST_ID, v);
+/// The `request` span naming `id`, `method` and `route`.
+///
+/// At ERROR level, so that the span is there whatever the filter lets
+/// through: a warning under `RUST_LOG=warn` still names its request.
+pub fn span(id: &str, method: &str, route: &str) -> tracing::Span {
+    tracing::error_span!("request", request_id = %id, method = %method, route = %route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_ids_are_unique_hex() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn only_plain_short_ids_are_kept() {
+        let req = |id: &str| Request::builder().header(REQUEST_ID, id).finish();
+        assert_eq!(request_id(&req("abc-1.2:3_x")), "abc-1.2:3_x");
+        for bad in ["a b", "a\"b", &"x".repeat(129)] {
+            assert_ne!(request_id(&req(bad)), bad);
         }
-        Ok(resp)
     }
 }

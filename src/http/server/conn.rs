@@ -141,6 +141,9 @@ pub(super) async fn serve(
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // One buffer per response rather than head and body as a vectored
+    // write: as poem's own server ends up writing (its IO is not vectored).
+    builder.http1().writev(false);
     // As poem's server had it; hyper's default of 200 streams stays.
     builder
         .http2()
