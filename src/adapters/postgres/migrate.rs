@@ -74,7 +74,8 @@ mod tests {
                 "V5__login_failures",
                 "V6__admins_index",
                 "V7__sessions",
-                "V8__drafts_index"
+                "V8__drafts_index",
+                "V9__search_index"
             ]
         );
     }
