@@ -9,7 +9,7 @@
 mod postgres_support;
 
 use postgres_support::{TestDb, clock, open_store};
-use posts_api::adapters::postgres::queries::STATEMENTS;
+use posts_api::adapters::postgres::queries::{self, STATEMENTS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declared_parameter_types_are_the_inferred_ones() {
@@ -19,7 +19,16 @@ async fn declared_parameter_types_are_the_inferred_ones() {
     open_store(&db.url, &clock()).await;
     let client = db.client().await;
     let mut wrong = Vec::new();
-    for (name, sql) in STATEMENTS {
+    // The first pages are built per limit at run time; each limit's text
+    // differs only in the number written in.
+    let first_pages = [1, 10, 100].into_iter().flat_map(|limit| {
+        [
+            ("list_all_first", queries::list_all_first(limit)),
+            ("list_visible_first", queries::list_visible_first(limit)),
+        ]
+    });
+    let built = first_pages.map(|(name, sql)| (name, sql.expect("a limit in range")));
+    for (name, sql) in STATEMENTS.iter().copied().chain(built) {
         let statement = client
             .prepare(sql.text)
             .await

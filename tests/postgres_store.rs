@@ -469,7 +469,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V5__login_failures",
             "V6__admins_index",
             "V7__sessions",
-            "V8__drafts_index"
+            "V8__drafts_index",
+            "V9__search_index"
         ]
     );
     assert_eq!(

@@ -124,7 +124,8 @@ mod tests {
                 "V5__login_failures",
                 "V6__admins_index",
                 "V7__sessions",
-                "V8__drafts_index"
+                "V8__drafts_index",
+                "V9__search_index"
             ]
         );
     }
@@ -137,8 +138,11 @@ mod tests {
             .map(|m| (m.version(), m.name().to_owned(), m.checksum().to_string()))
             .collect();
         assert_eq!(super::check(&all), Ok(()));
-        let reason = super::check(&all[..6]).unwrap_err();
-        assert_eq!(reason, "pending migrations V7__sessions, V8__drafts_index");
+        let reason = super::check(&all[..7]).unwrap_err();
+        assert_eq!(
+            reason,
+            "pending migrations V8__drafts_index, V9__search_index"
+        );
         assert!(
             super::check(&[])
                 .unwrap_err()
