@@ -76,10 +76,11 @@ struct Viewers {
 
 /// A store with `n` posts, 200-byte content: three in five published by
 /// the author, two in five drafts of the drafter (400k at 1M). Titles are
-/// `post number {i} abc qrs rst` (`draft` for drafts, `bcd` for odd `i`),
-/// so "abcd" is made of trigrams each in half the titles and held by none,
-/// and "qrst" of trigrams every title holds apart; one old draft of the
-/// drafter says "unicorn".
+/// `post number {i} abc qrs rst vwxy wxyz` (`draft` for drafts, `bcd` for
+/// odd `i`), so "abcd" is made of trigrams each in half the titles and held
+/// by none, "qrst" of trigrams every title holds apart, and "vwxyz" of
+/// 4-grams every title holds apart; one old draft of the drafter says
+/// "unicorn".
 fn seeded(rt: &tokio::runtime::Runtime, n: i64) -> (MemoryStore, Viewers) {
     let store = MemoryStore::new(Arc::new(ManualClock::starting_now()));
     rt.block_on(async {
@@ -105,7 +106,7 @@ fn seeded(rt: &tokio::runtime::Runtime, n: i64) -> (MemoryStore, Viewers) {
             let title = if i == 1 {
                 "draft unicorn".to_owned()
             } else {
-                format!("{kind} number {i} {half} qrs rst")
+                format!("{kind} number {i} {half} qrs rst vwxy wxyz")
             };
             let new = NewPost {
                 owner_id: owner,
@@ -143,6 +144,7 @@ fn shapes(v: &Viewers) -> Vec<(&'static str, Visibility, &'static str, Option<i6
         ("search/short_absent", v.reader, "xy", None, 0),
         ("search/common_trigrams", v.reader, "abcd", None, 0),
         ("search/common_trigrams_apart", v.reader, "qrst", None, 0),
+        ("search/common_4grams_apart", v.reader, "vwxyz", None, 0),
         ("search/one_draft_by_drafter", v.drafter, "unicorn", None, 0),
         ("search/others_drafts", v.reader, "draft", None, 0),
         ("search/admin_rare", v.admin, "number 777", None, 0),

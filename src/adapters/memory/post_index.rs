@@ -3,14 +3,18 @@
 //!
 //! Ids are cut into blocks of 65,536; each block holds roaring bitmaps of
 //! its live ids, its published ids, each owner's drafts, and every n-gram
-//! (1 to 3 characters of the folded title, see [`fold_title`]) with the
+//! (1 to 4 characters of the folded title, see [`fold_title`]) with the
 //! ids whose title holds it. A page walks the blocks from the cursor down:
 //! per block, the bitmaps of the term's n-grams and of what the viewer may
 //! see are intersected (one container each, so a few microseconds), and
 //! only the ids left are looked at. A term of at most 3 characters is one
-//! n-gram and its bitmap is exact; a longer one is its trigrams, and each
-//! id left is verified against the title, since holding every trigram is
-//! not holding the term.
+//! n-gram and its bitmap is exact; a longer one is its 4-grams (hashed),
+//! and each id left is verified against the title.
+//!
+//! The one shape that stays linear: a term of 5 characters or more whose
+//! every 4-gram is common while the term itself is rare, because titles
+//! hold its 4-grams apart ("qrst" and "rstu" but not "qrstu"). Every title
+//! holding all of them is then verified (README, Performance).
 //!
 //! The index is changed only under its write lock, together with the post
 //! (see `posts.rs`), so a reader holding the read lock sees bitmaps that
@@ -32,21 +36,32 @@ const BLOCK_BITS: u32 = 16;
 /// is cheaper than intersecting more n-grams.
 const FEW_CANDIDATES: u64 = 16;
 
-/// An n-gram of 1 to 3 characters as an exact key: each character plus
-/// one in its own 21 bits, so no two n-grams share a key.
+/// An n-gram as a key. 1 to 3 characters are exact: each character plus
+/// one in its own 21 bits, so no two share a key and the top bit is clear.
+/// 4 characters are hashed into keys with the top bit set: two may share
+/// a key, which only adds ids to verify.
 type Gram = u64;
 
 fn gram(chars: &[char]) -> Gram {
-    chars
-        .iter()
-        .enumerate()
-        .fold(0, |key, (i, &c)| key | (u64::from(c) + 1) << (21 * i))
+    let packed = |chars: &[char]| -> u64 {
+        chars
+            .iter()
+            .enumerate()
+            .fold(0, |key, (i, &c)| key | (u64::from(c) + 1) << (21 * i))
+    };
+    match chars {
+        [head @ .., last] if chars.len() == 4 => {
+            let mixed = packed(head) ^ (u64::from(*last) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            mixed | 1 << 63
+        }
+        _ => packed(chars),
+    }
 }
 
-/// Every distinct n-gram of 1 to 3 characters of a title, folded.
+/// Every distinct n-gram of 1 to 4 characters of a title, folded.
 pub(super) fn title_grams(title: &str) -> Vec<Gram> {
     let chars: Vec<char> = fold_title(title).chars().collect();
-    let mut grams: Vec<Gram> = (1..=3).flat_map(|n| chars.windows(n).map(gram)).collect();
+    let mut grams: Vec<Gram> = (1..=4).flat_map(|n| chars.windows(n).map(gram)).collect();
     grams.sort_unstable();
     grams.dedup();
     grams
@@ -69,7 +84,7 @@ impl Query {
                 exact: true,
             };
         }
-        let mut grams: Vec<Gram> = chars.windows(3).map(gram).collect();
+        let mut grams: Vec<Gram> = chars.windows(4).map(gram).collect();
         grams.sort_unstable();
         grams.dedup();
         Self {
