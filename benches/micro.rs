@@ -149,6 +149,8 @@ fn shapes(v: &Viewers) -> Vec<(&'static str, Visibility, &'static str, Option<i6
         ("search/others_drafts", v.reader, "draft", None, 0),
         ("search/admin_rare", v.admin, "number 777", None, 0),
         ("search/rare_before_oldest", v.reader, "number", Some(40), 0),
+        // The first page again, once the others have warmed what they share.
+        ("first_page/again", v.reader, "", None, 0),
     ]
 }
 

@@ -238,10 +238,9 @@ impl PostIndex {
         let start = (b as u64) << self.block_bits;
         let below = Walked::Below(start);
         let block = &self.blocks[b];
-        let visible = block.visible(visibility);
         let candidates = match query {
-            None => visible,
-            Some(query) => match block.matching(query, &visible) {
+            None => block.visible(visibility),
+            Some(query) => match block.matching(query, visibility) {
                 Some(c) => Cow::Owned(c),
                 None => return below,
             },
@@ -306,14 +305,27 @@ impl Block {
 
     /// The visible ids holding every n-gram of `query` (all of them, or
     /// enough to leave few to verify); `None` if an n-gram is absent.
-    fn matching(&self, query: &Query, visible: &RoaringBitmap) -> Option<RoaringBitmap> {
+    /// The rarest n-gram is cut to what the viewer sees first, part by
+    /// part, so no union of whole visibility bitmaps is built.
+    fn matching(&self, query: &Query, visibility: Visibility) -> Option<RoaringBitmap> {
         let mut lists = query
             .grams
             .iter()
             .map(|g| self.grams.get(g))
             .collect::<Option<Vec<_>>>()?;
         lists.sort_unstable_by_key(|l| l.len());
-        let mut candidates = lists[0] & visible;
+        let rarest = lists[0];
+        let mut candidates = match visibility {
+            // N-gram bitmaps hold only live ids.
+            Visibility::Everything => rarest.clone(),
+            Visibility::PublishedOrOwnedBy(viewer) => {
+                let mut seen = rarest & &self.published;
+                if let Some(own) = self.drafts.get(&viewer.get()) {
+                    seen |= rarest & own;
+                }
+                seen
+            }
+        };
         for list in &lists[1..] {
             if candidates.len() <= FEW_CANDIDATES {
                 break;
