@@ -141,7 +141,7 @@ fn shapes(v: &Viewers) -> Vec<(&'static str, Visibility, &'static str, Option<i6
         ("search/rare", v.reader, "number 777", None, 0),
         ("search/common", v.reader, "post", None, 0),
         ("search/short_common", v.reader, "7", None, 0),
-        ("search/short_absent", v.reader, "xy", None, 0),
+        ("search/short_absent", v.reader, "qj", None, 0),
         ("search/common_trigrams", v.reader, "abcd", None, 0),
         ("search/common_trigrams_apart", v.reader, "qrst", None, 0),
         ("search/common_4grams_apart", v.reader, "vwxyz", None, 0),

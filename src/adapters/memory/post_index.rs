@@ -319,7 +319,12 @@ impl Block {
             // N-gram bitmaps hold only live ids.
             Visibility::Everything => rarest.clone(),
             Visibility::PublishedOrOwnedBy(viewer) => {
-                let mut seen = rarest & &self.published;
+                // Checking first builds no bitmap when the viewer sees none
+                // of them (a search among others' drafts).
+                let mut seen = RoaringBitmap::new();
+                if !rarest.is_disjoint(&self.published) {
+                    seen = rarest & &self.published;
+                }
                 if let Some(own) = self.drafts.get(&viewer.get()) {
                     seen |= rarest & own;
                 }
