@@ -1,5 +1,7 @@
 //! Micro benches: token issue and verify, the policy, the memory store
-//! at 1,000 and 1,000,000 posts (lookup, first page, a search, a create),
+//! at 1,000 and 1,000,000 posts (a lookup, and pages of every shape: viewers
+//! who see all, most or few of the posts; searches absent, rare, common,
+//! short, made of common trigrams; cursors near the oldest post),
 //! and the per-request cost of counting a request in the metrics: the
 //! hand-written exporter against `prometheus-client` used the same way.
 //! Run with `cargo bench --bench micro`; compare the 1k and 1M rows of
@@ -63,62 +65,121 @@ fn policy_rules(c: &mut Criterion) {
     });
 }
 
-/// A store with `n` posts by 10 users, one in ten a draft, 200-byte content.
-fn seeded(rt: &tokio::runtime::Runtime, n: i64) -> (MemoryStore, UserId) {
+/// The viewers of the store shapes: a reader with no posts, the author of
+/// most posts (60 %, published), an owner of many drafts (40 %) and an admin.
+struct Viewers {
+    reader: Visibility,
+    author: Visibility,
+    drafter: Visibility,
+    admin: Visibility,
+}
+
+/// A store with `n` posts, 200-byte content: three in five published by
+/// the author, two in five drafts of the drafter (400k at 1M). Titles are
+/// `post number {i} abc qrs rst vwxy wxyz` (`draft` for drafts, `bcd` for
+/// odd `i`), so "abcd" is made of trigrams each in half the titles and held
+/// by none, "qrst" of trigrams every title holds apart, and "vwxyz" of
+/// 4-grams every title holds apart; one old draft of the drafter says
+/// "unicorn".
+fn seeded(rt: &tokio::runtime::Runtime, n: i64) -> (MemoryStore, Viewers) {
     let store = MemoryStore::new(Arc::new(ManualClock::starting_now()));
     rt.block_on(async {
-        let mut owners = Vec::new();
-        for i in 0..10 {
-            let email = EmailAddress::parse(&format!("u{i}@example.com")).unwrap();
+        let mut users = Vec::new();
+        for name in ["reader", "author", "drafter"] {
+            let email = EmailAddress::parse(&format!("{name}@example.com")).unwrap();
             let new = NewUser {
                 email,
                 password_hash: PasswordHash::new("x".into()),
                 role: Role::User,
             };
-            owners.push(UserStore::create(&store, new).await.unwrap().id);
+            users.push(UserStore::create(&store, new).await.unwrap().id);
         }
         let content = PostContent::parse(&"c".repeat(200)).unwrap();
         for i in 0..n {
+            let draft = i % 5 < 2;
+            let (kind, owner) = if draft {
+                ("draft", users[2])
+            } else {
+                ("post", users[1])
+            };
+            let half = if i % 2 == 0 { "abc" } else { "bcd" };
+            let title = if i == 1 {
+                "draft unicorn".to_owned()
+            } else {
+                format!("{kind} number {i} {half} qrs rst vwxy wxyz")
+            };
             let new = NewPost {
-                owner_id: owners[(i % 10) as usize],
-                title: PostTitle::parse(&format!("post number {i}")).unwrap(),
+                owner_id: owner,
+                title: PostTitle::parse(&title).unwrap(),
                 content: content.clone(),
-                published: i % 10 != 0,
+                published: !draft,
             };
             PostStore::create(&store, new, OffsetDateTime::UNIX_EPOCH)
                 .await
                 .unwrap();
         }
-        (store, owners[1])
+        let viewers = Viewers {
+            reader: Visibility::PublishedOrOwnedBy(users[0]),
+            author: Visibility::PublishedOrOwnedBy(users[1]),
+            drafter: Visibility::PublishedOrOwnedBy(users[2]),
+            admin: Visibility::Everything,
+        };
+        (store, viewers)
     })
+}
+
+/// The page shapes measured side by side: (name, viewer, search, before, skip).
+fn shapes(v: &Viewers) -> Vec<(&'static str, Visibility, &'static str, Option<i64>, i64)> {
+    vec![
+        ("first_page", v.reader, "", None, 0),
+        ("first_page/author", v.author, "", None, 0),
+        ("first_page/drafter", v.drafter, "", None, 0),
+        ("first_page/admin", v.admin, "", None, 0),
+        ("before_oldest", v.reader, "", Some(40), 0),
+        ("skip_300k", v.reader, "", None, 300_000),
+        ("search/absent", v.reader, "zebra", None, 0),
+        ("search/rare", v.reader, "number 777", None, 0),
+        ("search/common", v.reader, "post", None, 0),
+        ("search/short_common", v.reader, "7", None, 0),
+        ("search/short_absent", v.reader, "qj", None, 0),
+        ("search/common_trigrams", v.reader, "abcd", None, 0),
+        ("search/common_trigrams_apart", v.reader, "qrst", None, 0),
+        ("search/common_4grams_apart", v.reader, "vwxyz", None, 0),
+        ("search/one_draft_by_drafter", v.drafter, "unicorn", None, 0),
+        ("search/others_drafts", v.reader, "draft", None, 0),
+        ("search/admin_rare", v.admin, "number 777", None, 0),
+        ("search/rare_before_oldest", v.reader, "number", Some(40), 0),
+        // The first page again, once the others have warmed what they share.
+        ("first_page/again", v.reader, "", None, 0),
+    ]
 }
 
 fn store(c: &mut Criterion) {
     let rt = runtime();
     for n in [1_000i64, 1_000_000] {
-        let (store, viewer) = seeded(&rt, n);
-        let first_page = PostFilter {
-            visibility: Visibility::PublishedOrOwnedBy(viewer),
-            search: None,
-            before: None,
-            page: Page::new(10, 0).unwrap(),
-        };
-        let search = PostFilter {
-            search: Search::parse("number 99").unwrap(),
-            ..first_page.clone()
-        };
+        let (store, viewers) = seeded(&rt, n);
         let mid = PostId::new(n / 2).unwrap();
         let mut group = c.benchmark_group(format!("memory/{n}"));
-        group.sample_size(if n > 10_000 { 20 } else { 100 });
+        if n > 10_000 {
+            group
+                .sample_size(10)
+                .warm_up_time(std::time::Duration::from_millis(500))
+                .measurement_time(std::time::Duration::from_secs(2));
+        }
         group.bench_function("get", |b| {
             b.iter(|| rt.block_on(PostStore::get(&store, black_box(mid))))
         });
-        group.bench_function("first_page", |b| {
-            b.iter(|| rt.block_on(PostStore::list(&store, black_box(&first_page))))
-        });
-        group.bench_function("search", |b| {
-            b.iter(|| rt.block_on(PostStore::list(&store, black_box(&search))))
-        });
+        for (name, visibility, term, before, skip) in shapes(&viewers) {
+            let filter = PostFilter {
+                visibility,
+                search: Search::parse(term).unwrap(),
+                before: before.and_then(PostId::new),
+                page: Page::new(10, skip).unwrap(),
+            };
+            group.bench_function(name, |b| {
+                b.iter(|| rt.block_on(PostStore::list(&store, black_box(&filter))))
+            });
+        }
         group.finish();
     }
 }

@@ -444,6 +444,7 @@ impl Driver for HttpDriver {
             }
             Action::ListPosts {
                 search,
+                before,
                 limit,
                 skip,
                 ..
@@ -451,6 +452,9 @@ impl Driver for HttpDriver {
                 let mut query = vec![("limit", limit.to_string()), ("skip", skip.to_string())];
                 if let Some(search) = search {
                     query.push(("search", search.clone()));
+                }
+                if let Some(before) = before {
+                    query.push(("before", before.to_string()));
                 }
                 let request = self.request(Method::GET, "/posts", token).query(&query);
                 self.call(request, 200, |t| {
@@ -499,8 +503,13 @@ impl Driver for HttpDriver {
                 })
                 .await
             }
-            Action::ListUsers { limit, skip, .. } => {
-                let query = [("limit", limit.to_string()), ("skip", skip.to_string())];
+            Action::ListUsers {
+                after, limit, skip, ..
+            } => {
+                let mut query = vec![("limit", limit.to_string()), ("skip", skip.to_string())];
+                if let Some(after) = after {
+                    query.push(("after", after.to_string()));
+                }
                 let request = self.request(Method::GET, "/users", token).query(&query);
                 self.call(request, 200, |t| {
                     Ok(Outcome::Users(list(&json_body(t)?, user_out)?))

@@ -217,13 +217,15 @@ impl ServiceDriver {
             }
             Action::ListPosts {
                 search,
+                before,
                 limit,
                 skip,
                 ..
             } => {
                 let page = parse_or_422!(Page::new(*limit, *skip));
                 let search = parse_or_422!(Search::parse(search.as_deref().unwrap_or("")));
-                match s.list_posts(caller, search, None, page).await {
+                let before = before.map(post_id);
+                match s.list_posts(caller, search, before, page).await {
                     Ok(posts) => Outcome::Posts(posts.iter().map(post_out).collect()),
                     Err(e) => post_error(e),
                 }
@@ -258,9 +260,12 @@ impl ServiceDriver {
                 Ok(u) => Outcome::User(user_out(&u)),
                 Err(e) => user_error(e),
             },
-            Action::ListUsers { limit, skip, .. } => {
+            Action::ListUsers {
+                after, limit, skip, ..
+            } => {
                 let page = parse_or_422!(Page::new(*limit, *skip));
-                match s.list_users(caller, UserPage { after: None, page }).await {
+                let after = after.map(user_id);
+                match s.list_users(caller, UserPage { after, page }).await {
                     Ok(users) => Outcome::Users(users.iter().map(user_out).collect()),
                     Err(e) => user_error(e),
                 }
@@ -478,6 +483,7 @@ fn regression_demoted_admin_loses_rights_at_once() {
         },
         Op::ListUsers {
             who: U1,
+            after: None,
             limit: 100,
             skip: 0,
         },
@@ -495,6 +501,7 @@ fn regression_drafts_stay_private() {
         Op::List {
             who: U2,
             search: None,
+            before: None,
             limit: 10,
             skip: 0,
         },

@@ -414,6 +414,7 @@ impl Run {
             let action = Action::ListPosts {
                 token: latest.token.clone(),
                 search: None,
+                before: None,
                 limit: 100,
                 skip: 0,
             };

@@ -108,12 +108,15 @@ pub enum Op {
         /// Which post.
         post: u8,
     },
-    /// `GET /posts?search=&limit=&skip=`.
+    /// `GET /posts?search=&limit=&skip=&before=`.
     List {
         /// The reader.
         who: Who,
         /// Index into [`SEARCHES`].
         search: Option<u8>,
+        /// The cursor `before`: a post reference's id (`p{k}`, which may
+        /// be deleted or never created), so pages start anywhere.
+        before: Option<u8>,
         /// Page size (0 and 101 are invalid).
         limit: i64,
         /// Rows to skip (-1 is invalid).
@@ -156,10 +159,12 @@ pub enum Op {
         /// Whose user.
         target: u8,
     },
-    /// `GET /users?limit=&skip=` (admins).
+    /// `GET /users?limit=&skip=&after=` (admins).
     ListUsers {
         /// The reader.
         who: Who,
+        /// The cursor `after`: a slot's latest user's id, if any.
+        after: Option<u8>,
         /// Page size.
         limit: i64,
         /// Rows to skip.
@@ -293,10 +298,14 @@ impl fmt::Debug for Op {
             Op::List {
                 who,
                 search,
+                before,
                 limit,
                 skip,
             } => {
                 write!(f, "{who:?} list")?;
+                if let Some(k) = before {
+                    write!(f, " before=p{k}")?;
+                }
                 if let Some(s) = search {
                     write!(
                         f,
@@ -324,8 +333,17 @@ impl fmt::Debug for Op {
             }
             Op::Unvote(who) => write!(f, "{who:?} unvote (their newest vote)"),
             Op::GetUser { who, target } => write!(f, "{who:?} GET user {}", slot_name(*target)),
-            Op::ListUsers { who, limit, skip } => {
-                write!(f, "{who:?} list users limit={limit} skip={skip}")
+            Op::ListUsers {
+                who,
+                after,
+                limit,
+                skip,
+            } => {
+                write!(f, "{who:?} list users")?;
+                if let Some(slot) = after {
+                    write!(f, " after={}", slot_name(*slot))?;
+                }
+                write!(f, " limit={limit} skip={skip}")
             }
             Op::SetRole { who, target, admin } => {
                 let role = if *admin { "promote" } else { "demote" };
@@ -474,8 +492,8 @@ pub fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, post, up)| Op::Vote { who, post, up }),
         3 => who().prop_map(Op::Unvote),
         6 => (who(), post()).prop_map(|(who, post)| Op::Read { who, post }),
-        6 => (who(), prop::option::weighted(0.4, 0..SEARCHES.len() as u8), limit(true), skip(true))
-            .prop_map(|(who, search, limit, skip)| Op::List { who, search, limit, skip }),
+        6 => (who(), prop::option::weighted(0.4, 0..SEARCHES.len() as u8), prop::option::weighted(0.3, post()), limit(true), skip(true))
+            .prop_map(|(who, search, before, limit, skip)| Op::List { who, search, before, limit, skip }),
         5 => (who(), post()).prop_map(|(who, post)| Op::Delete { who, post }),
         8 => set_role(),
         6 => (slot.clone(), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
@@ -485,8 +503,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         3 => (slot.clone(), prop::bool::weighted(0.3))
             .prop_map(|(slot, shout)| Op::Register { slot, shout }),
         3 => (0..ADVANCES.len()).prop_map(|i| Op::Advance(ADVANCES[i])),
-        2 => (who(), limit(false), skip(false))
-            .prop_map(|(who, limit, skip)| Op::ListUsers { who, limit, skip }),
+        2 => (who(), prop::option::weighted(0.3, 0..SLOTS), limit(false), skip(false))
+            .prop_map(|(who, after, limit, skip)| Op::ListUsers { who, after, limit, skip }),
         2 => (who(), slot).prop_map(|(who, target)| Op::GetUser { who, target }),
         2 => who().prop_map(Op::Profile),
         20 => session_op(),

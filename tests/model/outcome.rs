@@ -328,6 +328,8 @@ pub enum Action {
         token: String,
         /// `search`, if any.
         search: Option<String>,
+        /// `before`, if any.
+        before: Option<i64>,
         /// `limit`.
         limit: i64,
         /// `skip`.
@@ -373,6 +375,8 @@ pub enum Action {
     ListUsers {
         /// The bearer token.
         token: String,
+        /// `after`, if any.
+        after: Option<i64>,
         /// `limit`.
         limit: i64,
         /// `skip`.

@@ -372,15 +372,21 @@ impl Model {
             Op::List {
                 who,
                 search,
+                before,
                 limit,
                 skip,
             } => {
                 let (token, who) = self.actor(who);
                 let search = search.map(|s| SEARCHES[usize::from(s) % SEARCHES.len()].to_owned());
-                let text = format!("{who} list search={search:?} limit={limit} skip={skip}");
+                let before = before.map(|k| self.post_ref(k));
+                let text = format!(
+                    "{who} list search={search:?} before={:?} limit={limit} skip={skip}",
+                    before.as_ref().map(|(_, name)| name)
+                );
                 let action = Action::ListPosts {
                     token,
                     search,
+                    before: before.map(|(id, _)| id),
                     limit,
                     skip,
                 };
@@ -452,10 +458,28 @@ impl Model {
                     format!("{who} GET user {target}"),
                 )
             }
-            Op::ListUsers { who, limit, skip } => {
+            Op::ListUsers {
+                who,
+                after,
+                limit,
+                skip,
+            } => {
                 let (token, who) = self.actor(who);
-                let text = format!("{who} list users limit={limit} skip={skip}");
-                (Action::ListUsers { token, limit, skip }, text)
+                let after = after.map(|slot| self.user_ref(slot));
+                let text = format!(
+                    "{who} list users after={:?} limit={limit} skip={skip}",
+                    after.as_ref().map(|(_, name)| name)
+                );
+                let after = after.map(|(id, _)| id);
+                (
+                    Action::ListUsers {
+                        token,
+                        after,
+                        limit,
+                        skip,
+                    },
+                    text,
+                )
             }
             Op::SetRole { who, target, admin } => {
                 let (token, who) = self.actor(who);
@@ -532,6 +556,7 @@ impl Model {
             },
             Action::ListPosts {
                 search,
+                before,
                 limit,
                 skip,
                 ..
@@ -542,7 +567,9 @@ impl Model {
                 if *skip < 0 {
                     return Outcome::Invalid("skip".into());
                 }
-                let all = self.visible_posts(me(), search.as_deref());
+                let mut all = self.visible_posts(me(), search.as_deref());
+                // API.md "Paging": the cursor first, then skip and limit.
+                all.retain(|p| before.is_none_or(|before| p.id < before));
                 Outcome::Posts(page(all, *limit, *skip))
             }
             Action::UpdatePost {
@@ -588,14 +615,16 @@ impl Model {
                 Some(u) => Outcome::User(Self::user_out(u)),
                 None => Outcome::UserNotFound(*id),
             },
-            Action::ListUsers { limit, skip, .. } => {
+            Action::ListUsers {
+                after, limit, skip, ..
+            } => {
                 if !me().admin {
                     return Outcome::Forbidden;
                 }
                 let mut users: Vec<UserOut> = self
                     .users
                     .iter()
-                    .filter(|u| u.alive)
+                    .filter(|u| u.alive && after.is_none_or(|after| u.id > after))
                     .map(Self::user_out)
                     .collect();
                 users.sort_by_key(|u| u.id);

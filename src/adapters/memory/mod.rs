@@ -6,7 +6,10 @@
 //! guard is held.
 
 mod checked;
+mod post_index;
 mod posts;
+#[cfg(test)]
+mod search_tests;
 mod sessions;
 mod throttle;
 mod users;
@@ -119,8 +122,11 @@ struct Inner {
     /// concurrent requests; it is taken before any map shard.
     admins: Mutex<BTreeSet<i64>>,
     posts: DashMap<i64, PostRecord>,
-    /// Post ids in order, so a page is a walk from the newest, not a scan.
-    post_order: RwLock<BTreeSet<i64>>,
+    /// Post ids by order, visibility and title n-grams, so a page looks
+    /// only at posts it may return. Every change to a post's presence,
+    /// title or flag takes its write lock, before the post's shard, so the
+    /// index always agrees with the posts a reader sees under its read lock.
+    posts_index: RwLock<post_index::PostIndex>,
     /// Sessions by id: read on every authenticated request.
     sessions: DashMap<i64, Session>,
     /// The rest of the session state; its lock orders every change to
@@ -136,6 +142,10 @@ struct Inner {
 impl MemoryStore {
     /// An empty store; `clock` says when sessions have expired.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_index(clock, post_index::PostIndex::default())
+    }
+
+    fn with_index(clock: Arc<dyn Clock>, index: post_index::PostIndex) -> Self {
         Self {
             inner: Arc::new(Inner {
                 users: DashMap::new(),
@@ -143,7 +153,7 @@ impl MemoryStore {
                 user_order: RwLock::default(),
                 admins: Mutex::default(),
                 posts: DashMap::new(),
-                post_order: RwLock::default(),
+                posts_index: RwLock::new(index),
                 sessions: DashMap::new(),
                 session_tables: Mutex::default(),
                 next_user_id: AtomicI64::new(1),

@@ -1,10 +1,9 @@
 //! `PostStore` and `VoteStore` over DashMap.
 
-use std::ops::Bound;
-
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::post_index::{Entry, ID_END, Query, Walked, title_grams};
 use super::{MemoryStore, PostRecord, next_id, read, write};
 use crate::domain::{
     NewPost, PostContent, PostFilter, PostId, PostTitle, PostUpdate, PostView, StoreError, User,
@@ -41,10 +40,24 @@ impl MemoryStore {
         })
     }
 
-    /// Removes a post from the order index and the table.
+    /// Removes a post from the index and the table.
     pub(super) fn remove_post(&self, id: i64) -> bool {
-        write(&self.inner.post_order).remove(&id);
-        self.inner.posts.remove(&id).is_some()
+        let mut index = write(&self.inner.posts_index);
+        let Some((_, record)) = self.inner.posts.remove(&id) else {
+            return false;
+        };
+        let grams = title_grams(record.title());
+        if let Ok(id) = u32::try_from(id) {
+            index.remove(
+                id,
+                &Entry {
+                    owner: record.owner_id,
+                    published: record.published,
+                    grams: &grams,
+                },
+            );
+        }
+        true
     }
 }
 
@@ -57,6 +70,14 @@ impl PostStore for MemoryStore {
     ) -> Result<PostView, StoreError> {
         let inner = &self.inner;
         let id = next_id(&inner.next_post_id);
+        // The index holds ids below 2^32: four billion posts do not fit in
+        // memory anyway.
+        let Ok(index_id) = u32::try_from(id) else {
+            return Err(StoreError::Unavailable(
+                "the memory store holds no more posts".to_owned(),
+            ));
+        };
+        let grams = title_grams(new.title.as_str());
         let record = PostRecord::new(
             new.owner_id,
             &new.title,
@@ -64,8 +85,16 @@ impl PostStore for MemoryStore {
             new.published,
             created_at,
         );
-        inner.posts.insert(id, record);
-        write(&inner.post_order).insert(id);
+        {
+            let mut index = write(&inner.posts_index);
+            inner.posts.insert(id, record);
+            let entry = Entry {
+                owner: new.owner_id,
+                published: new.published,
+                grams: &grams,
+            };
+            index.insert(index_id, &entry);
+        }
         // The owner may have been deleted while we inserted: undo.
         match self.view(id) {
             Some(view) => Ok(view),
@@ -84,41 +113,40 @@ impl PostStore for MemoryStore {
     }
 
     async fn list(&self, filter: &PostFilter) -> Result<Vec<PostView>, StoreError> {
-        let skip = usize::try_from(filter.page.skip()).unwrap_or(usize::MAX);
+        let mut skip = usize::try_from(filter.page.skip()).unwrap_or(usize::MAX);
         let limit = filter.page.limit() as usize;
-        let mut ids = Vec::with_capacity(limit);
-        let mut skipped = 0usize;
-        // Walk newest first from the cursor (a seek in the ordered index,
-        // whatever lies above it); after one page is found, resume after
-        // the last id in case a post vanishes between the walk and the read.
+        let query = filter.search.as_ref().map(Query::new);
+        let check = |id: u32| {
+            let (Some(search), Some(post)) = (&filter.search, self.inner.posts.get(&i64::from(id)))
+            else {
+                return false;
+            };
+            search.matches(post.title())
+        };
+        // Walk the index block by block from the cursor (the read lock is
+        // taken per block, so a long walk does not hold writers back); after
+        // a page is found, resume below its last id in case a post vanishes
+        // between the walk and the read.
         let mut upper = filter
             .before
-            .map_or(Bound::Unbounded, |before| Bound::Excluded(before.get()));
+            .map_or(ID_END, |before| before.get().unsigned_abs().min(ID_END));
+        let mut ids = Vec::with_capacity(limit);
         let mut out = Vec::with_capacity(limit);
-        while out.len() < limit {
+        while out.len() < limit && upper > 0 {
             ids.clear();
-            {
-                let order = read(&self.inner.post_order);
-                for &id in order.range((Bound::Unbounded, upper)).rev() {
-                    let wanted = self.inner.posts.get(&id).is_some_and(|p| {
-                        filter.visibility.allows(p.owner_id, p.published)
-                            && filter.search.as_ref().is_none_or(|s| s.matches(p.title()))
-                    });
-                    if !wanted {
-                        continue;
-                    }
-                    if skipped < skip {
-                        skipped += 1;
-                        continue;
-                    }
-                    ids.push(id);
-                    if ids.len() + out.len() == limit {
-                        break;
-                    }
-                }
-            }
-            let Some(&last) = ids.last() else { break };
-            upper = Bound::Excluded(last);
+            let walked = read(&self.inner.posts_index).walk_block(
+                upper,
+                filter.visibility,
+                query.as_ref(),
+                &mut skip,
+                limit - out.len(),
+                &mut ids,
+                check,
+            );
+            upper = match walked {
+                Walked::Below(start) => start,
+                Walked::Full => ids.last().map_or(0, |&last| last.unsigned_abs()),
+            };
             out.extend(ids.iter().filter_map(|&id| self.view(id)));
         }
         Ok(out)
@@ -138,11 +166,32 @@ impl PostStore for MemoryStore {
     }
 
     async fn update(&self, id: PostId, update: PostUpdate) -> Result<Option<PostView>, StoreError> {
-        let found = self.inner.posts.get_mut(&id.get()).map(|mut p| {
-            p.set_text(&update.title, &update.content);
-            p.published = update.published;
-        });
-        Ok(found.and_then(|()| self.view(id.get())))
+        let grams = title_grams(update.title.as_str());
+        let found = {
+            let mut index = write(&self.inner.posts_index);
+            let found = self.inner.posts.get_mut(&id.get()).map(|mut p| {
+                let old = (p.owner_id, p.published, title_grams(p.title()));
+                p.set_text(&update.title, &update.content);
+                p.published = update.published;
+                old
+            });
+            if let (Some((owner, published, old)), Ok(index_id)) = (&found, u32::try_from(id.get()))
+            {
+                let old = Entry {
+                    owner: *owner,
+                    published: *published,
+                    grams: old,
+                };
+                let new = Entry {
+                    published: update.published,
+                    grams: &grams,
+                    ..old
+                };
+                index.replace(index_id, &old, &new);
+            }
+            found.is_some()
+        };
+        Ok(if found { self.view(id.get()) } else { None })
     }
 
     async fn delete(&self, id: PostId) -> Result<bool, StoreError> {
