@@ -8,7 +8,7 @@
 
 mod postgres_support;
 
-use postgres_support::{TestDb, clock, new_user, open_store};
+use postgres_support::{TestDb, clock, new_user, open_store, seeded_and_analysed};
 use posts_api::adapters::postgres::{PgStore, queries};
 use posts_api::domain::{Role, User, UserId};
 use posts_api::ports::{KeepAdmin, UserStore};
@@ -92,16 +92,9 @@ const SEED: &str = "
 
 #[tokio::test]
 async fn checked_statements_use_indexes() {
-    let Some(db) = TestDb::create().await else {
+    let Some((db, client)) = seeded_and_analysed(SEED).await else {
         return;
     };
-    drop(open_store(&db.url, &clock()).await);
-    let client = db.client().await;
-    client.batch_execute(SEED).await.expect("seed");
-    client
-        .batch_execute("VACUUM ANALYZE")
-        .await
-        .expect("VACUUM ANALYZE");
     // The generic plans, which the prepared statements settle on.
     client
         .batch_execute("SET plan_cache_mode = force_generic_plan")

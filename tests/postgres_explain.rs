@@ -4,7 +4,7 @@
 
 mod postgres_support;
 
-use postgres_support::{TestDb, clock, open_store};
+use postgres_support::seeded_and_analysed;
 use posts_api::adapters::postgres::queries::{self, Sql};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
@@ -100,16 +100,9 @@ fn assert_indexed(what: &str, plan: &str, indexes: &[&str]) {
 
 #[tokio::test]
 async fn the_first_page_and_lookups_by_id_use_indexes() {
-    let Some(db) = TestDb::create().await else {
+    let Some((db, client)) = seeded_and_analysed(SEED).await else {
         return;
     };
-    drop(open_store(&db.url, &clock()).await);
-    let client = db.client().await;
-    client.batch_execute(SEED).await.expect("seed");
-    client
-        .batch_execute("VACUUM ANALYZE")
-        .await
-        .expect("VACUUM ANALYZE");
     let (viewer, limit, skip, reach) = (7_i64, 10_i64, 0_i64, 10_i64);
     let (no_cursor, deep) = (None::<i64>, Some(1_000_i64));
 

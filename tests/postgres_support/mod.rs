@@ -113,6 +113,21 @@ pub async fn open_store(url: &str, clock: &ManualClock) -> PgStore {
     store
 }
 
+/// A fresh migrated database holding `seed` (SQL), analysed, and a direct
+/// connection to it: what a plan test reads its `EXPLAIN`s on. `None`
+/// (skip) without `DATABASE_URL`.
+pub async fn seeded_and_analysed(seed: &str) -> Option<(TestDb, tokio_postgres::Client)> {
+    let db = TestDb::create().await?;
+    drop(open_store(&db.url, &clock()).await);
+    let client = db.client().await;
+    client.batch_execute(seed).await.expect("seed");
+    client
+        .batch_execute("VACUUM ANALYZE")
+        .await
+        .expect("VACUUM ANALYZE");
+    Some((db, client))
+}
+
 /// The app on Postgres at `url`: bcrypt cost 4, a 2 s database timeout.
 pub async fn start_app(url: &str) -> RunningApp {
     app::start(
