@@ -17,6 +17,7 @@ store_tests! {
     docs_load_nothing_from_other_hosts,
     openapi_document_lists_exactly_the_contract,
     openapi_document_declares_both_security_schemes,
+    response_headers_are_documented_as_sent,
     unknown_paths_are_404,
     wrong_methods_are_405,
     trailing_slashes_are_answered_directly,
@@ -266,6 +267,29 @@ async fn openapi_document_declares_both_security_schemes(app: TestApp) {
     let password: Vec<&Value> = schemes.values().filter(|s| s["type"] == "oauth2").collect();
     assert_eq!(password.len(), 1, "one oauth2 scheme: {schemes:?}");
     assert_eq!(password[0]["flows"]["password"]["tokenUrl"], "/login");
+}
+
+/// The document and the page Swagger UI shows name each response header as
+/// the service sends it (`Link`, not `LINK`).
+async fn response_headers_are_documented_as_sent(app: TestApp) {
+    let doc = app.get_anon("/openapi.json").await.json_status(200);
+    for path in ["/posts", "/users"] {
+        let headers = doc["paths"][path]["get"]["responses"]["200"]["headers"]
+            .as_object()
+            .unwrap_or_else(|| panic!("GET {path} documents its headers"));
+        let names: Vec<&String> = headers.keys().collect();
+        assert_eq!(names, ["Link"], "GET {path}");
+    }
+    let page = app.get_anon("/docs").await;
+    page.assert_status(200);
+    assert!(
+        page.text.contains("\"Link\""),
+        "the page embeds the document"
+    );
+    assert!(
+        !page.text.contains("\"LINK\""),
+        "the page embeds the document"
+    );
 }
 
 async fn unknown_paths_are_404(app: TestApp) {

@@ -71,7 +71,14 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    openapi_service().spec()
+    document(&openapi_service())
+}
+
+/// The document of `api`, with its `Link` response headers named as they
+/// are sent: poem-openapi's derive writes a header it declares in capitals
+/// (`LINK`), where the headers built in `error::openapi` keep their case.
+fn document(api: &OpenApiService<Apis, ()>) -> String {
+    api.spec().replace("\"LINK\": {", "\"Link\": {")
 }
 
 /// A path id as a user id (`1..=i64::MAX`), or 422.
@@ -181,9 +188,11 @@ pub fn endpoint(
     pool: Option<Arc<dyn PoolMonitor>>,
 ) -> BoxEndpoint<'static> {
     let api = openapi_service();
-    let spec = api.spec();
+    let spec = document(&api);
+    // Swagger UI embeds the document verbatim: embed the one served.
+    let page = api.swagger_ui_html().replacen(&api.spec(), &spec, 1);
     let docs = docs::DocsPage {
-        index: docs::StaticBody::new("text/html; charset=utf-8", api.swagger_ui_html()),
+        index: docs::StaticBody::new("text/html; charset=utf-8", page),
         rest: api.swagger_ui(),
     };
     let metrics = metrics::Metrics::with_pool(pool);
