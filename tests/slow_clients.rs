@@ -2,7 +2,8 @@
 //! idle clients are closed (header-read and keep-alive timeouts), a body
 //! that stops arriving gets 408, connections past `MAX_CONNECTIONS` wait,
 //! the HTTP parser's own errors carry `{"detail"}` JSON, and no method
-//! name or path a client sends becomes a new metric label.
+//! name or path a client sends becomes a new metric label. HTTP/2 (h2c)
+//! connections get the same header-read and keep-alive deadlines.
 //!
 //! Timeouts are configured small (1 to 4 s) to keep each test short; the
 //! bounds asserted are generous.
@@ -334,4 +335,105 @@ async fn metrics_do_not_grow_with_random_methods_and_paths() {
     assert_eq!(lines_after, lines, "no new series");
     // Only counters and sums gain digits.
     assert!(bytes_after < bytes + 256, "{bytes} -> {bytes_after} bytes");
+}
+
+/// h2c with prior knowledge, frame by frame: the preface and an empty
+/// SETTINGS frame.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// One HTTP/2 frame: 24-bit length, type, flags, stream id.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len())
+        .expect("small frame")
+        .to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// `GET /healthz` on stream 1 (HPACK: `:method GET`, `:scheme http`
+/// indexed, `:path` literal), with END_STREAM and END_HEADERS.
+fn h2_get_healthz() -> Vec<u8> {
+    let mut block = vec![0x82, 0x86, 0x44, 8];
+    block.extend_from_slice(b"/healthz");
+    h2_frame(0x1, 0x5, 1, &block)
+}
+
+/// Reads frames until the HEADERS frame of stream 1, and returns whether
+/// it says `:status 200` (HPACK index 8); `None` when the connection
+/// closes first.
+async fn h2_status_is_200(stream: &mut TcpStream) -> Option<bool> {
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head).await.ok()?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).await.ok()?;
+        let stream_id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        if head[3] == 0x1 && stream_id == 1 {
+            return Some(payload.first() == Some(&0x88));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_that_sends_no_request_is_closed() {
+    let server = start(&[("HEADER_READ_TIMEOUT_SECONDS", "2")]);
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    stream.write_all(H2_PREFACE).await.expect("send");
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(8)).await,
+        "a preface and then silence is closed"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "not at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed_even_while_it_pings() {
+    let server = start(&[
+        ("HEADER_READ_TIMEOUT_SECONDS", "1"),
+        ("KEEP_ALIVE_TIMEOUT_SECONDS", "3"),
+    ]);
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect");
+    stream.write_all(H2_PREFACE).await.expect("send");
+    stream.write_all(&h2_get_healthz()).await.expect("send");
+    let answered = tokio::time::timeout(Duration::from_secs(5), h2_status_is_200(&mut stream))
+        .await
+        .expect("answered in time");
+    assert_eq!(answered, Some(true), "GET /healthz over h2c answers 200");
+    // No request from now on, only a PING every 400 ms: frames the server
+    // answers, but no work, so they must not keep the connection open.
+    let idle_since = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let pings = tokio::spawn(async move {
+        for i in 0u64.. {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if writer
+                .write_all(&h2_frame(0x6, 0, 0, &i.to_be_bytes()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    pings.abort();
+    assert!(closed.is_ok(), "a pinging idle h2 connection is closed");
+    assert!(
+        idle_since.elapsed() >= Duration::from_secs(2),
+        "not before the keep-alive timeout: {:?}",
+        idle_since.elapsed()
+    );
 }
