@@ -224,7 +224,8 @@ pub const LIST_ALL: Sql = sql! {[INT8, INT8, INT8] page_of!(concat!(
     " ORDER BY id DESC LIMIT $1 OFFSET $2"
 ))};
 
-/// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title.
+/// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title: for terms
+/// of 1 or 2 characters (longer ones take [`LIST_ALL_SEARCH_KEYED`]).
 pub const LIST_ALL_SEARCH: Sql = sql! {[INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
@@ -250,11 +251,11 @@ pub const LIST_VISIBLE: Sql = sql! {[INT8, INT8, INT8, INT8, INT8] page_of!(conc
 ))};
 
 /// Published posts and the viewer's drafts whose folded title is like
-/// `$5`: `$1` viewer, `$2` limit, `$3` offset, `$4` the cursor. One scan
-/// for both: the trigram index (a rare term) or the primary key newest
-/// first (a common one) yields each candidate once, whoever asks; two
-/// branches made the trigram index run twice, and the drafts branch AND
-/// it with all of the viewer's drafts (400,000 for some).
+/// `$5`: `$1` viewer, `$2` limit, `$3` offset, `$4` the cursor. For terms
+/// of 1 or 2 characters, which have no key in the title index
+/// ([`search_pieces`]; longer ones take [`LIST_VISIBLE_SEARCH_KEYED`]):
+/// one walk of the primary key newest first yields each candidate once,
+/// whoever asks.
 pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
