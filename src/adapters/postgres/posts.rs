@@ -76,31 +76,53 @@ impl PostStore for PgStore {
                 return found.iter().map(rows::post_view).collect();
             }
         }
-        // Each branch of the visible-posts query needs at most this many
-        // rows; saturating, so a huge skip is an empty page, not an error.
+        // Each branch of the visible-posts query (and a keyed search)
+        // needs at most this many rows; saturating, so a huge skip is an
+        // empty page, not an error.
         let reach = limit.saturating_add(skip);
         // The same folding as the stored `title_lower` and `Search::matches`.
-        let pattern = filter
-            .search
-            .as_ref()
-            .map(|s| queries::contains_pattern(&fold_title(s.as_str())));
-        let found = match (filter.visibility, &pattern) {
-            (Visibility::Everything, None) => {
+        let term = filter.search.as_ref().map(|s| fold_title(s.as_str()));
+        // A term of 3 characters or more goes through the title index;
+        // shorter ones have no key and take the `LIKE` statements.
+        let pieces = term.as_deref().and_then(queries::search_pieces);
+        let found = match (filter.visibility, &term, &pieces) {
+            (Visibility::Everything, None, _) => {
                 let params = [&limit as Param, &skip, &before];
                 self.query_planned(queries::LIST_ALL, &params).await
             }
-            (Visibility::Everything, Some(pattern)) => {
-                let params = [&limit as Param, &skip, &before, pattern];
+            (Visibility::Everything, Some(term), Some(pieces)) => {
+                let params = [&before as Param, &limit, &skip, &reach, term, pieces];
+                self.query_planned(queries::LIST_ALL_SEARCH_KEYED, &params)
+                    .await
+            }
+            (Visibility::Everything, Some(term), None) => {
+                let pattern = queries::contains_pattern(term);
+                let params = [&limit as Param, &skip, &before, &pattern];
                 self.query_planned(queries::LIST_ALL_SEARCH, &params).await
             }
-            (Visibility::PublishedOrOwnedBy(viewer), None) => {
+            (Visibility::PublishedOrOwnedBy(viewer), None, _) => {
                 let viewer = viewer.get();
                 let params = [&viewer as Param, &limit, &skip, &reach, &before];
                 self.query_planned(queries::LIST_VISIBLE, &params).await
             }
-            (Visibility::PublishedOrOwnedBy(viewer), Some(pattern)) => {
+            (Visibility::PublishedOrOwnedBy(viewer), Some(term), Some(pieces)) => {
                 let viewer = viewer.get();
-                let params = [&viewer as Param, &limit, &skip, &before, pattern];
+                let params = [
+                    &viewer as Param,
+                    &limit,
+                    &skip,
+                    &reach,
+                    &before,
+                    term,
+                    pieces,
+                ];
+                self.query_planned(queries::LIST_VISIBLE_SEARCH_KEYED, &params)
+                    .await
+            }
+            (Visibility::PublishedOrOwnedBy(viewer), Some(term), None) => {
+                let viewer = viewer.get();
+                let pattern = queries::contains_pattern(term);
+                let params = [&viewer as Param, &limit, &skip, &before, &pattern];
                 self.query_planned(queries::LIST_VISIBLE_SEARCH, &params)
                     .await
             }

@@ -77,7 +77,7 @@ pub use sessions::*;
 pub use statement::{STATEMENTS, Sql};
 pub use throttle::*;
 
-use statement::{BOOL, INT8, TEXT, TIMESTAMPTZ};
+use statement::{BOOL, INT8, TEXT, TEXT_ARRAY, TIMESTAMPTZ};
 
 /// The readiness check.
 pub const PING: Sql = sql! {[] "SELECT 1"};
@@ -224,7 +224,8 @@ pub const LIST_ALL: Sql = sql! {[INT8, INT8, INT8] page_of!(concat!(
     " ORDER BY id DESC LIMIT $1 OFFSET $2"
 ))};
 
-/// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title.
+/// [`LIST_ALL`] with `$4` a `LIKE` pattern on the folded title: for terms
+/// of 1 or 2 characters (longer ones take [`LIST_ALL_SEARCH_KEYED`]).
 pub const LIST_ALL_SEARCH: Sql = sql! {[INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
@@ -250,11 +251,11 @@ pub const LIST_VISIBLE: Sql = sql! {[INT8, INT8, INT8, INT8, INT8] page_of!(conc
 ))};
 
 /// Published posts and the viewer's drafts whose folded title is like
-/// `$5`: `$1` viewer, `$2` limit, `$3` offset, `$4` the cursor. One scan
-/// for both: the trigram index (a rare term) or the primary key newest
-/// first (a common one) yields each candidate once, whoever asks; two
-/// branches made the trigram index run twice, and the drafts branch AND
-/// it with all of the viewer's drafts (400,000 for some).
+/// `$5`: `$1` viewer, `$2` limit, `$3` offset, `$4` the cursor. For terms
+/// of 1 or 2 characters, which have no key in the title index
+/// ([`search_pieces`]; longer ones take [`LIST_VISIBLE_SEARCH_KEYED`]):
+/// one walk of the primary key newest first yields each candidate once,
+/// whoever asks.
 pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT] page_of!(concat!(
     "SELECT ",
     post_columns!(),
@@ -262,6 +263,179 @@ pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT] page_o
     below_cursor!("$4"),
     " AND title_lower LIKE $5 ESCAPE '\\' ORDER BY id DESC LIMIT $2 OFFSET $3"
 ))};
+
+/// How many posts a keyed search reads newest first before it asks the
+/// title index: a term in more than one title in twenty fills a page of
+/// 10 among them, and past them the index is asked only for rarer terms,
+/// so that a block of ids holds at most about 13,000 candidates for such
+/// a page.
+macro_rules! search_walk {
+    () => {
+        "200"
+    };
+}
+
+/// A title search through the title index (`posts_title_keys_idx`,
+/// migration V10), one page, whatever the term's pieces and whoever asks:
+///
+/// 1. `walked`: the newest [`search_walk!`] posts the viewer may see below
+///    the cursor (`$walk`, selecting `id, title_lower`, newest first), and
+///    `hits`, those whose title holds the term: a common term stops here,
+///    after a few rows (the walk is read only as far as `hits` needs).
+/// 2. Only when the hits fall short of `limit + offset`: below the oldest
+///    post walked (`edge`), block by block of ids (`id >> 18`, as
+///    `post_title_keys` salts its keys), newest first, the index yields
+///    the block's candidates, each checked on the row (the term by
+///    `strpos`, a plain substring; the cursor; `$visible`) and sorted, and
+///    the walk over blocks stops at the block that fills the page. The
+///    keys asked are the term's `$pieces` salted with the block and each
+///    of `$classes`, the key classes the viewer may see (`post_key_seed`):
+///    a rare piece makes each block's scan a few index pages.
+///
+/// The candidates come from a subquery holding the index condition alone
+/// (`OFFSET 0`): with the visibility or the cursor beside it, the planner
+/// ANDed the index with a bitmap of 600,000 published posts (240 ms).
+/// Rows are read with their columns only for the page.
+macro_rules! keyed_search {
+    (
+        walk: $walk:expr,
+        visible: $visible:expr,
+        classes: [$($class:expr),+],
+        term: $term:literal,
+        pieces: $pieces:literal,
+        reach: $reach:literal,
+        limit: $limit:literal,
+        offset: $offset:literal $(,)?
+    ) => {
+        page_of!(concat!(
+            "SELECT ",
+            post_columns!(),
+            " FROM (WITH walked AS MATERIALIZED (",
+            $walk,
+            "), hits AS MATERIALIZED (SELECT id FROM walked WHERE strpos(title_lower, ",
+            $term,
+            ") > 0 LIMIT ",
+            $reach,
+            // The oldest post walked, if the walk was full.
+            "), edge AS MATERIALIZED (SELECT id FROM walked OFFSET ",
+            search_walk!(),
+            " - 1 LIMIT 1), far AS (SELECT f.id FROM generate_series((SELECT id FROM edge) >> 18, 0, -1) AS b",
+            " CROSS JOIN LATERAL (SELECT id FROM (SELECT id, owner_id, published, title_lower FROM posts WHERE false",
+            $(
+                " OR post_title_keys(id, owner_id, published, title_lower) @> ARRAY(SELECT hashtextextended(g, post_key_seed(b, ",
+                $class,
+                ")) FROM unnest(",
+                $pieces,
+                "::text[]) AS g)",
+            )+
+            " OFFSET 0) AS c WHERE id < (SELECT id FROM edge) AND strpos(title_lower, ",
+            $term,
+            ") > 0",
+            $visible,
+            " ORDER BY id DESC) AS f WHERE (SELECT count(*) FROM hits) < ",
+            $reach,
+            " LIMIT ",
+            $reach,
+            ") SELECT id FROM hits UNION ALL SELECT id FROM far ORDER BY id DESC LIMIT ",
+            $limit,
+            " OFFSET ",
+            $offset,
+            ") AS page JOIN posts USING (id)"
+        ))
+    };
+}
+
+/// [`LIST_ALL_SEARCH`] for a term with pieces ([`search_pieces`]), through
+/// the title index ([`keyed_search!`]): `$1` the cursor (`before`; `NULL`
+/// for none), `$2` limit, `$3` offset, `$4` limit + offset (saturated),
+/// `$5` the folded term, `$6` its pieces. The walk is the primary key's;
+/// the keys asked are those of published posts and of any draft.
+pub const LIST_ALL_SEARCH_KEYED: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT, TEXT_ARRAY] keyed_search!(
+    walk: concat!(
+        "SELECT id, title_lower FROM posts WHERE ",
+        below_cursor!("$1"),
+        " ORDER BY id DESC LIMIT ",
+        search_walk!()
+    ),
+    visible: "",
+    classes: ["0", "-1"],
+    term: "$5",
+    pieces: "$6",
+    reach: "$4",
+    limit: "$2",
+    offset: "$3",
+)};
+
+/// [`LIST_VISIBLE_SEARCH`] for a term with pieces ([`search_pieces`]),
+/// through the title index ([`keyed_search!`]): `$1` viewer, `$2` limit,
+/// `$3` offset, `$4` limit + offset (saturated), `$5` the cursor, `$6` the
+/// folded term, `$7` its pieces. The walk merges published posts and the
+/// viewer's drafts as [`LIST_VISIBLE`] does; the keys asked are those of
+/// published posts and of the viewer's drafts, so the drafts of others are
+/// never candidates.
+pub const LIST_VISIBLE_SEARCH_KEYED: Sql = sql! {[INT8, INT8, INT8, INT8, INT8, TEXT, TEXT_ARRAY] keyed_search!(
+    walk: concat!(
+        "(SELECT id, title_lower FROM posts WHERE published AND ",
+        below_cursor!("$5"),
+        " ORDER BY id DESC LIMIT ",
+        search_walk!(),
+        ") UNION ALL (SELECT id, title_lower",
+        " FROM posts WHERE owner_id >= (SELECT $1::bigint) AND owner_id <= (SELECT $1::bigint)",
+        " AND NOT published AND ",
+        below_cursor!("$5"),
+        " ORDER BY owner_id, id DESC LIMIT ",
+        search_walk!(),
+        ") ORDER BY id DESC LIMIT ",
+        search_walk!()
+    ),
+    visible: " AND (published OR owner_id = $1)",
+    classes: ["0", "$1"],
+    term: "$6",
+    pieces: "$7",
+    reach: "$4",
+    limit: "$2",
+    offset: "$3",
+)};
+
+/// The pieces of a folded search term that [`LIST_ALL_SEARCH_KEYED`] and
+/// [`LIST_VISIBLE_SEARCH_KEYED`] ask the title index for, as migration
+/// V10's `post_title_keys` cuts titles (by characters): at most four
+/// 5-character pieces spread from its first to its last character, or,
+/// for 3 or 4 characters, its 3-character pieces. `None` for 1 or 2
+/// characters, which have no key: those terms take [`LIST_ALL_SEARCH`] and
+/// [`LIST_VISIBLE_SEARCH`]. Few pieces keep each block's index scan short
+/// (all 21 pieces of a 25-character term: 29 ms; four: 1 ms), and spread
+/// ones keep their overlaps: `post seeded` asks for `st se`, which no
+/// title holds, where pieces side by side would ask for `post ` and
+/// `seede`, which 600,000 titles hold.
+pub fn search_pieces(term: &str) -> Option<Vec<String>> {
+    /// Pieces asked at most.
+    const MOST: usize = 4;
+    let chars: Vec<char> = term.chars().collect();
+    let n = match chars.len() {
+        0..=2 => return None,
+        3 | 4 => 3,
+        _ => 5,
+    };
+    let last = chars.len() - n;
+    let count = (last + 1).min(MOST);
+    let mut starts: Vec<usize> = (0..count)
+        .map(|k| {
+            if count == 1 {
+                0
+            } else {
+                k * last / (count - 1)
+            }
+        })
+        .collect();
+    starts.dedup();
+    Some(
+        starts
+            .into_iter()
+            .map(|i| chars[i..i + n].iter().collect())
+            .collect(),
+    )
+}
 
 /// The first page (no cursor, no `skip`, no search) of [`LIST_VISIBLE`]
 /// with the limit written in: `$1` viewer. Prepared once per connection
@@ -360,6 +534,26 @@ pub fn contains_pattern(needle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_pieces_are_few_and_spread() {
+        let pieces = |term| search_pieces(term).map(|p| p.join("|"));
+        assert_eq!(pieces("po"), None);
+        assert_eq!(pieces("pos").as_deref(), Some("pos"));
+        assert_eq!(pieces("post").as_deref(), Some("pos|ost"));
+        assert_eq!(pieces("kumquat").as_deref(), Some("kumqu|umqua|mquat"));
+        // First and last piece always; overlapping ones between.
+        assert_eq!(
+            pieces("post seeded").as_deref(),
+            Some("post |st se| seed|eeded")
+        );
+        assert_eq!(
+            pieces("seeded post number 777778").as_deref(),
+            Some("seede| post|umber|77778")
+        );
+        // By characters, as the index cuts titles.
+        assert_eq!(pieces("étéà").as_deref(), Some("été|téà"));
+    }
 
     #[test]
     fn patterns_are_literal() {

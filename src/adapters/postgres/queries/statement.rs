@@ -14,6 +14,7 @@ pub(super) const BYTEA: Type = Type::BYTEA;
 pub(super) const INET: Type = Type::INET;
 pub(super) const INT8: Type = Type::INT8;
 pub(super) const TEXT: Type = Type::TEXT;
+pub(super) const TEXT_ARRAY: Type = Type::TEXT_ARRAY;
 pub(super) const TIMESTAMPTZ: Type = Type::TIMESTAMPTZ;
 
 /// A statement: its text and the types of its parameters, `$1` first.
@@ -63,6 +64,8 @@ pub const STATEMENTS: &[(&str, Sql)] = &[
     ("LIST_ALL_SEARCH", LIST_ALL_SEARCH),
     ("LIST_VISIBLE", LIST_VISIBLE),
     ("LIST_VISIBLE_SEARCH", LIST_VISIBLE_SEARCH),
+    ("LIST_ALL_SEARCH_KEYED", LIST_ALL_SEARCH_KEYED),
+    ("LIST_VISIBLE_SEARCH_KEYED", LIST_VISIBLE_SEARCH_KEYED),
     ("ADD_VOTE", ADD_VOTE),
     ("REMOVE_VOTE", REMOVE_VOTE),
     ("ADVISORY_LOCK", ADVISORY_LOCK),
