@@ -195,7 +195,7 @@ echo "|---|---|---|---|---|"
 start_server 1000
 start_bare
 T=$(token); AUTH="Authorization: Bearer $T"
-POOL_MAX=$(curl -sf "$BASE/metrics" | awk '/^db_pool_max_connections/ { print $2 }')
+POOL_MAX=$(curl -sf "$BASE/metrics" | awk '/^db_pool_max_connections/ { print $2 }' || true)
 run "healthz (limit)" $WRK "$BASE/healthz"
 MEASURED_PID=$BARE_PID run "bare poem: healthz" $WRK "$BARE/healthz"
 run "GET /posts/{id}" $WRK -H "$AUTH" "$BASE/posts/500"
