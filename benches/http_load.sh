@@ -18,8 +18,9 @@
 #                                   statements (unnamed, planned each time) connected directly,
 #                                   and POOLER=none (default) prepared statements, directly
 #
-# Env: DURATION (seconds), CONNECTIONS (default 16; also the pool size and
-# pgbench's clients), STORE (memory|postgres), DATABASE_URL (postgres: a
+# Env: DURATION (seconds), CONNECTIONS (default 16; also pgbench's clients
+# and, unless POOL_SIZE says otherwise, the service's DATABASE_POOL_SIZE;
+# POOL_SIZE=default leaves the service its own), STORE (memory|postgres), DATABASE_URL (postgres: a
 # server to create scratch databases on; they are dropped afterwards),
 # POOLER (none|unnamed|pgbouncer), POOLER_SIZE, PGBOUNCER_PORT (6499).
 # LOGIN_CONNECTIONS (default 8), BIN and BARE_BIN (prebuilt binaries).
@@ -126,7 +127,9 @@ start_server() {
       pooler=transaction
     fi
     [ "$POOLER" = pgbouncer ] && service_url=$(sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]*#\1127.0.0.1:$PGB_PORT#" <<<"$BENCH_DB_URL")
-    extra=(STORE=postgres DATABASE_URL="$service_url" DATABASE_POOLER="$pooler" JWT_SECRET=bench-secret-0123456789abcdef-0123456789 DATABASE_POOL_SIZE="$CONNECTIONS")
+    extra=(STORE=postgres DATABASE_URL="$service_url" DATABASE_POOLER="$pooler" JWT_SECRET=bench-secret-0123456789abcdef-0123456789)
+    POOL_SIZE=${POOL_SIZE:-$CONNECTIONS}
+    if [ "$POOL_SIZE" != default ]; then extra+=(DATABASE_POOL_SIZE="$POOL_SIZE"); fi
     seed=1
   fi
   env "${extra[@]}" SEED_POSTS="$seed" BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
@@ -192,6 +195,7 @@ echo "|---|---|---|---|---|"
 start_server 1000
 start_bare
 T=$(token); AUTH="Authorization: Bearer $T"
+POOL_MAX=$(curl -sf "$BASE/metrics" | awk '/^db_pool_max_connections/ { print $2 }' || true)
 run "healthz (limit)" $WRK "$BASE/healthz"
 MEASURED_PID=$BARE_PID run "bare poem: healthz" $WRK "$BARE/healthz"
 run "GET /posts/{id}" $WRK -H "$AUTH" "$BASE/posts/500"
@@ -267,6 +271,9 @@ row "logins/s at cost 12 over the bcrypt limit" "$(ratio "${RPS[POST /login (cos
 echo "| cores busy hashing during the login run (logins/s x CPU per login) | $(awk -v r="${RPS[POST /login (cost 12)]}" -v c="${CPU[POST /login (cost 12)]}" 'BEGIN { printf "%.2f", r * c / 1e6 }') | of $(nproc) | |"
 row "first page p50, 1M over 1k" "$(ratio "${P50[GET /posts?limit=10 (1M)]}" "${P50[GET /posts?limit=10 (1k)]}")" "<=" 1.5
 row "read p99 with login storm over without" "$(ratio "${P99[GET /posts/{id} + login storm]}" "${P99[GET /posts/{id}]}")" "<=" 3
+if [ "$STORE" = postgres ]; then
+  echo "| the service's database pool (POOL_SIZE=$POOL_SIZE) | $POOL_MAX connections | | |"
+fi
 if [ "$STORE" = memory ]; then
   echo "| resident memory of the process at 1M posts | $((RSS_KB / 1024)) MiB | <= 2x the raw data | |"
 fi
