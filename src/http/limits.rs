@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use poem::http::header;
-use poem::{Body, Endpoint, Middleware, Request, Result};
+use poem::{Body, Request};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,7 +52,7 @@ pub fn is_too_large(mut err: &(dyn std::error::Error + 'static)) -> bool {
 /// Whether a request's handler is waiting for body bytes from the client
 /// right now: a read of the body returned `Pending` and has not been
 /// answered yet. The deadline layer (`super::observe`) puts one in each
-/// request's data; [`BodyLimit`]'s stream keeps it current.
+/// request's data; [`limit_body`]'s stream keeps it current.
 #[derive(Debug, Clone, Default)]
 pub struct BodyWait(Arc<AtomicBool>);
 
@@ -67,53 +67,30 @@ impl BodyWait {
     }
 }
 
-/// Middleware cutting request bodies at `limit` bytes.
-pub struct BodyLimit(pub usize);
-
-impl<E: Endpoint> Middleware<E> for BodyLimit {
-    type Output = BodyLimitEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint {
-            inner,
-            limit: self.0,
-        }
-    }
-}
-
-/// See [`BodyLimit`].
-pub struct BodyLimitEndpoint<E> {
-    inner: E,
-    limit: usize,
-}
-
-impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
-    type Output = E::Output;
-
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let announced = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-        if chunked || announced.is_some_and(|n| n > 0) {
-            let limit = self.limit;
-            // An announced size over the limit fails at the first read,
-            // without waiting for the bytes.
-            let over = announced.is_some_and(|n| n > limit as u64);
-            let wait = req.data::<BodyWait>().cloned().unwrap_or_default();
-            let body = req.take_body();
-            let stream = Limited {
-                wait,
-                inner: Box::pin(body.into_bytes_stream()),
-                seen: 0,
-                limit,
-                done: false,
-                over,
-            };
-            req.set_body(Body::from_bytes_stream(stream));
-        }
-        self.inner.call(req).await
+/// Cuts `req`'s body at `limit` bytes: lazily, as the handler reads it
+/// (see the module documentation). Called by the application's dispatch
+/// rather than as a middleware: a layer fewer on every request.
+pub fn limit_body(req: &mut Request, limit: usize) {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if chunked || announced.is_some_and(|n| n > 0) {
+        // An announced size over the limit fails at the first read,
+        // without waiting for the bytes.
+        let over = announced.is_some_and(|n| n > limit as u64);
+        let wait = req.data::<BodyWait>().cloned().unwrap_or_default();
+        let body = req.take_body();
+        let stream = Limited {
+            wait,
+            inner: Box::pin(body.into_bytes_stream()),
+            seen: 0,
+            limit,
+            done: false,
+            over,
+        };
+        req.set_body(Body::from_bytes_stream(stream));
     }
 }
 

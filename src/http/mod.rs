@@ -26,7 +26,7 @@ use std::time::Duration;
 use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Middleware, PathPattern, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::config::Config;
@@ -180,6 +180,58 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
     }
 }
 
+/// The application inside the observation layer: the request's data and
+/// body limit, then the routes. The routes served outside the OpenAPI
+/// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
+/// their own; every other path goes straight to poem-openapi's endpoint,
+/// as the root nest of one router did (the same route patterns, without
+/// the nest's copy of the URI and its two boxed futures per request).
+struct Dispatch {
+    api: BoxEndpoint<'static>,
+    undocumented: Route,
+    service: Service,
+    metrics: metrics::Metrics,
+}
+
+impl Endpoint for Dispatch {
+    type Output = poem::Response;
+
+    async fn call(&self, mut req: poem::Request) -> poem::Result<Self::Output> {
+        req.set_data(self.service.clone());
+        req.set_data(self.metrics.clone());
+        limits::limit_body(&mut req, limits::MAX_BODY_BYTES);
+        if observe::is_undocumented(req.uri().path()) {
+            self.undocumented.call(req).await
+        } else {
+            self.api.call(req).await
+        }
+    }
+}
+
+/// [`Dispatch`] with every error answered `{"detail"}`, and CORS (the
+/// configured rules, [`CorsGate`]'s refusals) for requests that carry an
+/// `Origin`. Without one neither CORS layer does anything, so those
+/// requests skip them (two layers, each moving the request and the
+/// future below it).
+struct App {
+    plain: Arc<Dispatch>,
+    cors: BoxEndpoint<'static>,
+}
+
+impl Endpoint for App {
+    type Output = poem::Response;
+
+    async fn call(&self, req: poem::Request) -> poem::Result<Self::Output> {
+        if req.headers().contains_key(header::ORIGIN) {
+            return self.cors.call(req).await;
+        }
+        Ok(match self.plain.call(req).await {
+            Ok(resp) => resp,
+            Err(err) => error_response(err),
+        })
+    }
+}
+
 /// The whole application as one endpoint; `pool`'s gauges (a database's)
 /// join the metrics.
 pub fn endpoint(
@@ -198,28 +250,33 @@ pub fn endpoint(
     let metrics = metrics::Metrics::with_pool(pool);
     let exporter = metrics.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(&spec));
-    let app = Route::new()
+    let undocumented = Route::new()
         .nest("/docs", docs)
         .at(
             "/openapi.json",
             docs::StaticBody::new("application/json", spec),
         )
-        .at("/metrics", make_sync(move |_| exporter.render()))
-        .nest("/", api)
-        .with(limits::BodyLimit(limits::MAX_BODY_BYTES))
-        .data(service)
-        .data(metrics.clone())
+        .at("/metrics", make_sync(move |_| exporter.render()));
+    let plain = Arc::new(Dispatch {
+        api: api.into_endpoint(),
+        undocumented,
+        service,
+        metrics: metrics.clone(),
+    });
+    let cors = plain
+        .clone()
         .catch_all_error(|err| async move { error_response(err) })
         .with(cors(config, &allow))
         .with(CorsGate {
             allowed: config.cors_allowed(),
-        });
+        })
+        .boxed();
     let observe = observe::Observe {
         metrics,
         timeout: Duration::from_secs(config.request_timeout_seconds),
         allow,
     };
-    observe::around(app, observe).boxed()
+    observe::around(App { plain, cors }, observe).boxed()
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ pub fn method(method: &Method) -> &'static str {
 }
 
 /// Routes served outside the OpenAPI document, by poem's pattern (or its
-/// prefix: Swagger UI's page and files are all `/docs`).
+/// prefix: Swagger UI's page and files are all `/docs`). The application
+/// serves them with a router of their own (`http::Dispatch`).
 const UNDOCUMENTED_ROUTES: [&str; 3] = ["/docs", "/openapi.json", "/metrics"];
 
 /// The undocumented route `path` (a pattern or a request path) falls under.
@@ -31,6 +32,11 @@ fn undocumented(path: &str) -> Option<&'static str> {
         path.strip_prefix(r)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
+}
+
+/// Whether a request path falls under one of the [`UNDOCUMENTED_ROUTES`].
+pub fn is_undocumented(path: &str) -> bool {
+    undocumented(path).is_some()
 }
 
 /// The route label of a response: the documented template (`/posts/{id}`)

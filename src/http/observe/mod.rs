@@ -45,6 +45,7 @@ use super::limits::BodyWait;
 use super::metrics::Metrics;
 
 pub use guards::MAX_HEADER_BYTES;
+pub use labels::is_undocumented;
 pub use request_id::REQUEST_ID;
 
 /// What the layer needs from the composition.
