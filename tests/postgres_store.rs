@@ -470,7 +470,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V6__admins_index",
             "V7__sessions",
             "V8__drafts_index",
-            "V9__search_index"
+            "V9__search_index",
+            "V10__login_gates"
         ]
     );
     assert_eq!(

@@ -68,7 +68,10 @@ pub(super) type Applied = (i32, String, String);
 /// refinery's runner would find them (none pending, none edited, none
 /// unknown to this release); why not otherwise.
 pub(super) fn check(applied: &[Applied]) -> Result<(), String> {
-    let embedded = embedded::migrations::runner().get_migrations().clone();
+    // By version: embedded in file-name order (V10 before V2); the runner
+    // applies them by version.
+    let mut embedded = embedded::migrations::runner().get_migrations().clone();
+    embedded.sort_by_key(refinery::Migration::version);
     let name = |m: &refinery::Migration| format!("V{}__{}", m.version(), m.name());
     for (version, applied_name, checksum) in applied {
         match embedded
@@ -109,8 +112,11 @@ pub(super) fn check(applied: &[Applied]) -> Result<(), String> {
 mod tests {
     #[test]
     fn every_file_is_embedded_in_order() {
-        let names: Vec<String> = super::embedded::migrations::runner()
+        let mut migrations = super::embedded::migrations::runner()
             .get_migrations()
+            .clone();
+        migrations.sort_by_key(refinery::Migration::version);
+        let names: Vec<String> = migrations
             .iter()
             .map(|m| format!("V{}__{}", m.version(), m.name()))
             .collect();
@@ -125,15 +131,19 @@ mod tests {
                 "V6__admins_index",
                 "V7__sessions",
                 "V8__drafts_index",
-                "V9__search_index"
+                "V9__search_index",
+                "V10__login_gates"
             ]
         );
     }
 
     #[test]
     fn the_check_names_what_is_pending_or_edited() {
-        let all: Vec<super::Applied> = super::embedded::migrations::runner()
+        let mut migrations = super::embedded::migrations::runner()
             .get_migrations()
+            .clone();
+        migrations.sort_by_key(refinery::Migration::version);
+        let all: Vec<super::Applied> = migrations
             .iter()
             .map(|m| (m.version(), m.name().to_owned(), m.checksum().to_string()))
             .collect();
@@ -141,7 +151,7 @@ mod tests {
         let reason = super::check(&all[..7]).unwrap_err();
         assert_eq!(
             reason,
-            "pending migrations V8__drafts_index, V9__search_index"
+            "pending migrations V8__drafts_index, V9__search_index, V10__login_gates"
         );
         assert!(
             super::check(&[])
