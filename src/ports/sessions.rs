@@ -58,7 +58,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// A list page in one call: what [`Self::bearer`] answers, with the
     /// page of posts the bearer may see (`policy::visibility_for`), as
     /// `PostStore::list` answers it for that filter. One round trip on a
-    /// database, for pages without a search at least.
+    /// database for the plain first page at least.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.

@@ -31,7 +31,7 @@ impl Service {
 
     /// [`Self::list_posts`] for the bearer of a verified token, who is
     /// authenticated in the same store call that reads the page (one
-    /// round trip on a database, for pages without a search).
+    /// round trip on a database for the plain first page).
     ///
     /// # Errors
     /// [`ReadPostError::Auth`] when the token's user is gone or the token

@@ -8,7 +8,6 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy;
@@ -67,9 +66,11 @@ impl SessionStore for PgStore {
         before: Option<PostId>,
         page: Page,
     ) -> Result<Option<(User, Vec<PostView>)>, StoreError> {
-        if search.is_some() {
-            // Search pages are not folded (yet): the bearer's statement,
-            // then the page's.
+        let first = queries::bearer_first(page.limit())
+            .filter(|_| search.is_none() && before.is_none() && page.skip() == 0);
+        let Some(sql) = first else {
+            // Other pages: the bearer's statement, then the page's (folded,
+            // a cursor page planned longer than both cost together).
             let Some(bearer) = self.bearer(user, session, now).await? else {
                 return Ok(None);
             };
@@ -81,22 +82,9 @@ impl SessionStore for PgStore {
             };
             let posts = PostStore::list(self, &filter).await?;
             return Ok(Some((bearer, posts)));
-        }
-        let (user, session) = (user.get(), session.get());
-        let (limit, skip) = (page.limit(), page.skip());
-        let first = queries::bearer_first(limit).filter(|_| skip == 0 && before.is_none());
-        let found = match first {
-            // The plain first page: prepared per limit, a generic plan.
-            Some(sql) => self.query(sql, &[&user, &session, &now]).await,
-            None => {
-                // Saturating, so a huge skip is an empty page, not an error.
-                let reach = limit.saturating_add(skip);
-                let before = before.map(PostId::get);
-                let params: [&(dyn ToSql + Sync); 7] =
-                    [&user, &session, &now, &limit, &skip, &reach, &before];
-                self.query_planned(queries::BEARER_LIST, &params).await
-            }
         };
+        // The plain first page: prepared per limit, a generic plan.
+        let found = self.query(sql, &[&user.get(), &session.get(), &now]).await;
         let found = found.map_err(|e| e.into_store("list posts for bearer"))?;
         let Some(first) = found.first() else {
             return Ok(None);
