@@ -297,6 +297,15 @@ def run(opts, stats):
                     lambda u: api.call("DELETE", f"/users/{u[0]}", token=admin)[0], 204)
     measure_batches(stats, "DELETE /users/{id} (self)", n, 50, fresh_users,
                     lambda u: api.call("DELETE", f"/users/{u[0]}", token=u[1])[0], 204)
+    # Logins (not authenticated; the same throttle as the password change):
+    # a success, then wrong passwords, last, as they count towards the
+    # address's limit (50 in the window: at most 45 here, 5 per email).
+    measure(stats, "POST /login", n,
+            lambda i: api.call("POST", "/login", {"username": SEED[0], "password": SEED[1]},
+                               form=True)[0], 200)
+    measure(stats, "POST /login (401)", min(n, 45),
+            lambda i: api.call("POST", "/login", {"username": f"nobody{i % 9}@example.com",
+                                                  "password": "wrong"}, form=True)[0], 401)
     if opts.detail:
         print()
         print("| route | statement | calls per request |")

@@ -25,6 +25,7 @@ async fn declared_parameter_types_are_the_inferred_ones() {
         [
             ("list_all_first", queries::list_all_first(limit)),
             ("list_visible_first", queries::list_visible_first(limit)),
+            ("bearer_first", queries::bearer_first(limit)),
         ]
     });
     let built = first_pages.map(|(name, sql)| (name, sql.expect("a limit in range")));

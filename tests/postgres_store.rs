@@ -471,7 +471,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V7__sessions",
             "V8__drafts_index",
             "V9__search_index",
-            "V10__title_keys"
+            "V10__title_keys",
+            "V11__login_gates"
         ]
     );
     assert_eq!(

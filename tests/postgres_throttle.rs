@@ -156,6 +156,63 @@ async fn concurrent_failures_on_both_instances_stop_at_the_limit() {
     db.drop().await;
 }
 
+/// Wrong current passwords and wrong logins for one email, sent at once
+/// and spread over two instances, share one count: the password change's
+/// attempt rides in the statement that checks its bearer, and is counted
+/// for the bearer's email exactly as a login for that email is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_password_changes_and_logins_share_the_limit() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let (one, two, a, b) = two_instances(&db.url, &clock).await;
+    const EMAIL: &str = "hana@example.com";
+    a.register(EMAIL).await;
+    for round in 0..3 {
+        // A success first: it clears the pair (and the token is fresh).
+        let token = a.login(EMAIL).await;
+        let attempts: Vec<_> = (0..24)
+            .map(|i| {
+                let http = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let token = token.clone();
+                tokio::spawn(async move {
+                    if i % 3 == 0 {
+                        http.try_login(EMAIL, WRONG).await.0
+                    } else {
+                        let body =
+                            json!({ "current_password": WRONG, "new_password": "a new password" });
+                        let path = "/users/me/password";
+                        http.call(reqwest::Method::PUT, path, Some(&token), Some(&body))
+                            .await
+                            .0
+                    }
+                })
+            })
+            .collect();
+        let mut passed = 0;
+        for attempt in attempts {
+            let status = attempt.await.expect("an attempt");
+            assert!(
+                [
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::TOO_MANY_REQUESTS
+                ]
+                .contains(&status),
+                "round {round}: {status}"
+            );
+            passed += usize::from(status != StatusCode::TOO_MANY_REQUESTS);
+        }
+        assert_eq!(passed, 5, "round {round}: of 24 at once, exactly the limit");
+        throttled(&b, EMAIL).await;
+        clock.advance(Duration::seconds(900));
+    }
+    one.stop().await.expect("a clean stop");
+    two.stop().await.expect("a clean stop");
+    db.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_on_one_instance_clears_the_pair_on_both() {
     let Some(db) = TestDb::create().await else {
@@ -261,7 +318,7 @@ async fn the_adapter_answers_as_the_memory_one() {
         // A fresh table for each set of limits.
         db.client()
             .await
-            .batch_execute("TRUNCATE login_failures")
+            .batch_execute("TRUNCATE login_gates")
             .await
             .expect("truncate");
         let memory = MemoryThrottle::new(limits);
@@ -339,19 +396,33 @@ async fn the_adapter_limits_pairs_and_addresses_and_cleans_up() {
                 .get::<_, i64>(0)
         }
     };
-    assert_eq!(count("SELECT count(*) FROM login_failures").await, 3);
+    const ATTEMPTS: &str = "SELECT count(*) FROM login_gates g, unnest(g.attempts) a";
+    assert_eq!(count(ATTEMPTS).await, 3);
     assert_eq!(
-        count("SELECT count(*) FROM login_failures WHERE email_sha256 = sha256('a@x.io')").await,
+        count(
+            "SELECT count(*) FROM login_gates g, unnest(g.attempts) a \
+             WHERE a.email_sha256 = sha256('a@x.io')"
+        )
+        .await,
         2,
         "emails are kept as their SHA-256"
     );
-    // An attempt after the window deletes the expired rows.
+    // An attempt after the window drops its gate's expired attempts.
     admitted(t.admit(&b, at(90)).await.unwrap());
     assert_eq!(
-        count("SELECT count(*) FROM login_failures").await,
+        count(ATTEMPTS).await,
         1,
         "the attempts at 0, 10 and 21 are gone"
     );
+    // One from another address, after that one's window, deletes its gate.
+    let elsewhere = ThrottleKey::new("a@x.io", "::1".parse().unwrap());
+    admitted(t.admit(&elsewhere, at(200)).await.unwrap());
+    assert_eq!(
+        count("SELECT count(*) FROM login_gates WHERE addr = '127.0.0.1'").await,
+        0,
+        "the expired gate is swept"
+    );
+    assert_eq!(count(ATTEMPTS).await, 1);
     db.drop().await;
 }
 

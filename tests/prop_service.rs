@@ -172,7 +172,7 @@ impl ServiceDriver {
             }
             Action::ChangePassword { current, new, .. } => {
                 let new = parse_or_422!(Password::parse(new));
-                match s.change_password(caller, current, new, CLIENT).await {
+                match s.change_password(&caller.token, current, new, CLIENT).await {
                     Ok(()) => Outcome::Done,
                     Err(PasswordChangeError::Incorrect) => Outcome::WrongPassword,
                     Err(e) => Outcome::Unexpected(format!("change password: {e}")),

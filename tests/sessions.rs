@@ -42,6 +42,7 @@ store_tests! {
     change_password_keeps_the_current_session_only,
     change_password_rejects_wrong_or_invalid_passwords,
     change_password_failures_are_throttled_like_logins,
+    an_ended_session_s_token_is_refused_before_its_request,
     token_sid_must_name_an_active_session_of_its_user,
     sessions_end_on_every_instance_sharing_the_store,
     concurrent_refreshes_on_two_instances_have_one_winner,
@@ -1339,4 +1340,56 @@ async fn concurrent_refreshes_on_two_instances_have_one_winner(app: TestApp) {
     }
     assert_access(&sibling, &user.token).await;
     sibling.stop().await;
+}
+
+/// The password change and the post routes check a verified token against
+/// the store in their own call; a request whose parameters or body are
+/// refused before that call still answers 401 first when the token's
+/// session has ended (API.md: authentication is checked first).
+async fn an_ended_session_s_token_is_refused_before_its_request(app: TestApp) {
+    let user = app.user("uma").await;
+    let ended = login_tokens(&app, &user.email, PASSWORD).await;
+    post_empty(&app, "/logout", &ended.access)
+        .await
+        .assert_status(204);
+    let valid = json!({ "current_password": PASSWORD, "new_password": "a new password" });
+    for body in [
+        valid.clone(),
+        json!({ "current_password": PASSWORD, "new_password": "short" }),
+        json!({ "current_password": PASSWORD }),
+    ] {
+        app.put_json("/users/me/password", &ended.access, &body)
+            .await
+            .assert_error(401, BAD_TOKEN);
+        // The same request with a live token is refused for its body.
+        if body != valid {
+            let r = app.put_json("/users/me/password", &user.token, &body).await;
+            assert_eq!(r.status, 422, "{body}: {}", r.text);
+        }
+    }
+    app.send(
+        app.request(Method::PUT, "/users/me/password")
+            .bearer_auth(&ended.access)
+            .body("not json"),
+    )
+    .await
+    .assert_error(401, BAD_TOKEN);
+    for path in [
+        "/posts?limit=0",
+        "/posts?limit=101",
+        "/posts?skip=-1",
+        "/posts?before=0",
+        "/posts?search=%00",
+        "/posts?limit=abc",
+        "/posts",
+        "/posts/0",
+        "/posts/abc",
+        "/posts/1",
+    ] {
+        app.get(path, &ended.access)
+            .await
+            .assert_error(401, BAD_TOKEN);
+    }
+    // Nothing was counted against the user's password.
+    login_tokens(&app, &user.email, PASSWORD).await;
 }

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod jwt;
 pub mod memory;
 pub mod postgres;
+pub mod stepwise;

@@ -18,6 +18,7 @@ use crate::adapters::bcrypt::BcryptHasher;
 use crate::adapters::jwt::{JwtTokens, random_token_ids};
 use crate::adapters::memory::{MemoryStore, MemoryThrottle};
 use crate::adapters::postgres::{PgSettings, PgStore, PostgresThrottle};
+use crate::adapters::stepwise::Stepwise;
 use crate::config::{Config, DatabasePooler, StoreKind};
 use crate::domain::{EmailAddress, Password};
 use crate::ports::{Clock, PoolMonitor, Ports, ThrottleLimits};
@@ -111,11 +112,15 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
                 users: Arc::new(store.clone()),
                 sessions: Arc::new(store.clone()),
                 posts: Arc::new(store.clone()),
-                votes: Arc::new(store),
+                votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),
                 token_verifier: tokens,
                 passwords: Arc::new(hasher),
-                throttle: Arc::new(MemoryThrottle::new(limits)),
+                logins: Arc::new(Stepwise::new(
+                    Arc::new(store.clone()),
+                    Arc::new(store),
+                    Arc::new(MemoryThrottle::new(limits)),
+                )),
                 clock,
             };
             Ok((ports, None))
@@ -136,8 +141,9 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
                 token_issuer: tokens.clone(),
                 token_verifier: tokens,
                 passwords: Arc::new(hasher),
-                // In the database: every instance enforces one limit.
-                throttle: Arc::new(PostgresThrottle::new(store.clone(), limits)),
+                // In the database: every instance enforces one limit; a
+                // login or password change is two statements.
+                logins: Arc::new(PostgresThrottle::new(store.clone(), limits)),
                 clock,
             };
             Ok((ports, Some(Arc::new(store))))

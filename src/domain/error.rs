@@ -129,6 +129,10 @@ pub enum SessionError {
 /// Why a password change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordChangeError {
+    /// The token's session is not active or its user is gone (checked in
+    /// the same store call as the attempt).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// The current password given is wrong (counted as a failed login).
     #[error("Current password is incorrect")]
     Incorrect,
@@ -168,8 +172,8 @@ pub enum PostError {
     Store(#[from] StoreError),
 }
 
-/// Why the authenticated read of one post failed: the token first, then
-/// the post.
+/// Why an authenticated read of posts (one post, or a page) failed: the
+/// token first, then the posts.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadPostError {
     /// The token's user is gone or the token revoked.

@@ -8,7 +8,7 @@ use super::error::{ApiError, Errors, id_range, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{PostBody, PostOut};
 use super::paging::next_link;
-use super::security::{Auth, VerifiedToken};
+use super::security::{Auth, VerifiedToken, auth_first};
 use super::{ApiTags, post_id};
 use crate::domain::{Page, PostContent, PostId, PostTitle, PostUpdate, Search};
 use crate::service::Service;
@@ -81,10 +81,16 @@ impl PostsApi {
     /// only to their owner and admins. `before` is a cursor: only posts
     /// with an id below it, and `skip` applies after it. A full page
     /// carries a `Link` header to the next one.
-    #[oai(path = "/posts", method = "get", operation_id = "list_posts")]
+    #[oai(
+        path = "/posts",
+        method = "get",
+        operation_id = "list_posts",
+        transform = "auth_first"
+    )]
     async fn list(
         &self,
-        auth: Auth,
+        // Checked in the statement that reads the page.
+        token: VerifiedToken,
         service: Data<&Service>,
         /// Page size, 1 to 100.
         #[oai(
@@ -113,7 +119,7 @@ impl PostsApi {
             .map(|raw| PostId::new(raw).ok_or_else(|| ApiError::invalid(id_range("before"))))
             .transpose()?;
         let posts = service
-            .list_posts(auth.caller(), search.clone(), before, page)
+            .list_posts_for_token(token.claims(), search.clone(), before, page)
             .await?;
         let link = next_link(
             "/posts",
@@ -130,7 +136,12 @@ impl PostsApi {
     }
 
     /// Read a post
-    #[oai(path = "/posts/:id", method = "get", operation_id = "get_post")]
+    #[oai(
+        path = "/posts/:id",
+        method = "get",
+        operation_id = "get_post",
+        transform = "auth_first"
+    )]
     async fn get(
         &self,
         token: VerifiedToken,

@@ -9,7 +9,7 @@ use super::error::{ApiError, Errors, id_range, status::*};
 use super::json::{JsonOut, StrictJson};
 use super::models::{PasswordBody, ProfileOut, RegisterBody, RoleBody, RoleName, UserOut};
 use super::paging::next_link;
-use super::security::Auth;
+use super::security::{Auth, VerifiedToken, auth_first};
 use super::{ApiTags, user_id};
 use crate::domain::{EmailAddress, FieldError, Page, Password, Role, UserId, UserPage};
 use crate::service::Service;
@@ -124,11 +124,14 @@ impl UsersApi {
     #[oai(
         path = "/users/me/password",
         method = "put",
-        operation_id = "change_password"
+        operation_id = "change_password",
+        transform = "auth_first"
     )]
     async fn change_password(
         &self,
-        auth: Auth,
+        // Checked in the store call that counts the attempt (a password
+        // change is two statements).
+        token: VerifiedToken,
         service: Data<&Service>,
         remote: &RemoteAddr,
         body: StrictJson<PasswordBody>,
@@ -139,7 +142,7 @@ impl UsersApi {
         })?;
         let addr = super::client_ip(remote);
         service
-            .change_password(auth.caller(), &body.0.current_password, new, addr)
+            .change_password(token.claims(), &body.0.current_password, new, addr)
             .await?;
         Ok(PasswordResponse::NoContent)
     }

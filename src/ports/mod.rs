@@ -2,6 +2,7 @@
 //! Adapters implement them; `app.rs` picks the implementations once.
 
 mod clock;
+mod logins;
 mod passwords;
 mod pool;
 mod sessions;
@@ -12,6 +13,7 @@ mod tokens;
 use std::sync::Arc;
 
 pub use clock::Clock;
+pub use logins::{LoginFlow, PasswordCheck};
 pub use passwords::PasswordHasher;
 pub use pool::{PoolMonitor, PoolStats};
 pub use sessions::{Refreshed, SessionStore};
@@ -38,8 +40,9 @@ pub struct Ports {
     pub token_verifier: Arc<dyn TokenVerifier>,
     /// Hashes and checks passwords.
     pub passwords: Arc<dyn PasswordHasher>,
-    /// Counts login attempts.
-    pub throttle: Arc<dyn LoginThrottle>,
+    /// Logins and password changes: the stores' calls they make, and the
+    /// counting of login attempts (a `LoginThrottle`).
+    pub logins: Arc<dyn LoginFlow>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    NewSession, PostId, PostView, RefreshHash, Session, SessionId, StoreError, User, UserId,
+    NewSession, Page, PostId, PostView, RefreshHash, Search, Session, SessionId, StoreError, User,
+    UserId,
 };
 
 /// What a refresh did.
@@ -53,6 +54,23 @@ pub trait SessionStore: Send + Sync + 'static {
         post: PostId,
         now: OffsetDateTime,
     ) -> Result<Option<(User, Option<PostView>)>, StoreError>;
+
+    /// A list page in one call: what [`Self::bearer`] answers, with the
+    /// page of posts the bearer may see (`policy::visibility_for`), as
+    /// `PostStore::list` answers it for that filter. One round trip on a
+    /// database for the plain first page at least.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    async fn bearer_with_posts(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        search: Option<&Search>,
+        before: Option<PostId>,
+        page: Page,
+    ) -> Result<Option<(User, Vec<PostView>)>, StoreError>;
 
     /// Starts a session with its first refresh token. Drops expired
     /// sessions, and the user's least recently used ones beyond

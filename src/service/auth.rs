@@ -4,7 +4,7 @@
 use super::Service;
 use crate::domain::{
     AuthError, EmailAddress, EnsureAdminError, LoginError, NewSession, NewUser, Password,
-    RefreshToken, RegisterError, Role, Session, StoreError, User, session_user_agent,
+    RefreshToken, RegisterError, Role, Session, User, session_user_agent,
 };
 use crate::ports::{Admission, CreateUserError, IssuedToken, KeepAdmin, ThrottleKey, TokenClaims};
 
@@ -119,15 +119,17 @@ impl Service {
     ) -> Result<LoginOutcome, LoginError> {
         let key = ThrottleKey::new(username, addr);
         let now = self.ports.clock.now();
-        let attempt = match self.ports.throttle.admit(&key, now).await? {
+        let email = EmailAddress::parse(username).ok();
+        let (admission, found) = self
+            .ports
+            .logins
+            .admit_login(&key, email.as_ref(), now)
+            .await?;
+        let attempt = match admission {
             Admission::Admitted(attempt) => attempt,
             Admission::Throttled { retry_after_secs } => {
                 return Err(LoginError::Throttled { retry_after_secs });
             }
-        };
-        let found = match EmailAddress::parse(username) {
-            Ok(email) => self.ports.users.get_credentials(&email).await?,
-            Err(_) => None,
         };
         let matches = self
             .ports
@@ -136,35 +138,28 @@ impl Service {
             .await;
         match found {
             Some((user, _)) if matches => {
-                self.ports.throttle.release(&key, attempt).await?;
-                Ok(self.start_session(&user, user_agent).await?)
+                let (new, refresh) = self.new_session(&user, user_agent);
+                let session = self.ports.logins.finish_login(&key, attempt, new).await?;
+                Ok(self.tokens_for(&session, refresh))
             }
             // The attempt stays counted.
             _ => Err(LoginError::InvalidCredentials),
         }
     }
 
-    /// Starts a session for `user` and issues its first tokens.
-    async fn start_session(
-        &self,
-        user: &User,
-        user_agent: Option<&str>,
-    ) -> Result<LoginOutcome, StoreError> {
+    /// A session to start for `user`, and its first refresh token.
+    fn new_session(&self, user: &User, user_agent: Option<&str>) -> (NewSession, RefreshToken) {
         let issuer = &self.ports.token_issuer;
         let refresh = issuer.refresh_token();
         let now = self.ports.clock.now();
-        let session = self
-            .ports
-            .sessions
-            .start(NewSession {
-                user_id: user.id,
-                refresh: refresh.hash(),
-                created_at: now,
-                expires_at: now + issuer.refresh_lifetime(),
-                user_agent: session_user_agent(user_agent),
-            })
-            .await?;
-        Ok(self.tokens_for(&session, refresh))
+        let new = NewSession {
+            user_id: user.id,
+            refresh: refresh.hash(),
+            created_at: now,
+            expires_at: now + issuer.refresh_lifetime(),
+            user_agent: session_user_agent(user_agent),
+        };
+        (new, refresh)
     }
 
     /// The tokens a client gets for `session`: a fresh access token and

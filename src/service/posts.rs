@@ -29,6 +29,38 @@ impl Service {
         Ok(self.ports.posts.list(&filter).await?)
     }
 
+    /// [`Self::list_posts`] for the bearer of a verified token, who is
+    /// authenticated in the same store call that reads the page (one
+    /// round trip on a database for the plain first page).
+    ///
+    /// # Errors
+    /// [`ReadPostError::Auth`] when the token's user is gone or the token
+    /// revoked; [`PostError::Store`].
+    pub async fn list_posts_for_token(
+        &self,
+        token: &TokenClaims,
+        search: Option<Search>,
+        before: Option<PostId>,
+        page: Page,
+    ) -> Result<Vec<PostView>, ReadPostError> {
+        let now = self.ports.clock.now();
+        let (_, posts) = self
+            .ports
+            .sessions
+            .bearer_with_posts(
+                token.user_id,
+                token.session_id,
+                now,
+                search.as_ref(),
+                before,
+                page,
+            )
+            .await
+            .map_err(AuthError::Store)?
+            .ok_or(AuthError::InvalidToken)?;
+        Ok(posts)
+    }
+
     /// One post, if the caller may see it.
     ///
     /// # Errors

@@ -4,10 +4,10 @@
 
 use super::{Caller, LoginOutcome, Service};
 use crate::domain::{
-    LoginError, Password, PasswordChangeError, RefreshError, RefreshToken, Session, SessionError,
-    SessionId, StoreError, UserError, UserId, policy,
+    AuthError, LoginError, Password, PasswordChangeError, RefreshError, RefreshToken, Session,
+    SessionError, SessionId, StoreError, UserError, UserId, policy,
 };
-use crate::ports::{Admission, Refreshed, ThrottleKey};
+use crate::ports::{Admission, Refreshed, ThrottleKey, TokenClaims};
 
 impl Service {
     /// The refresh grant: spends `presented` and issues a new access token
@@ -92,38 +92,55 @@ impl Service {
         }
     }
 
-    /// Changes the caller's password, given the current one, and ends
-    /// every other session of theirs (the current one goes on). Throttled
-    /// as a login from `addr`: a wrong current password counts as a failed
-    /// login for the caller's email.
+    /// Changes the password of the bearer of `token` (verified, not yet
+    /// checked against the store), given the current one, and ends every
+    /// other session of theirs (the current one goes on). The bearer is
+    /// checked in the same store call that counts the attempt and reads
+    /// the hash (a password change is two store calls). Throttled as a
+    /// login from `addr`: a wrong current password counts as a failed login
+    /// for the bearer's email.
     ///
     /// # Errors
-    /// [`PasswordChangeError::Incorrect`], [`PasswordChangeError::Throttled`].
+    /// [`PasswordChangeError::Auth`] when the token's session is not active
+    /// or its user gone; [`PasswordChangeError::Incorrect`],
+    /// [`PasswordChangeError::Throttled`].
     pub async fn change_password(
         &self,
-        caller: &Caller,
+        token: &TokenClaims,
         current: &str,
         new: Password,
         addr: std::net::IpAddr,
     ) -> Result<(), PasswordChangeError> {
-        let key = ThrottleKey::new(caller.user.email.as_str(), addr);
         let now = self.ports.clock.now();
-        let attempt = match self.ports.throttle.admit(&key, now).await? {
+        let (user, keep) = (token.user_id, token.session_id);
+        let check = self
+            .ports
+            .logins
+            .admit_password_change(user, keep, addr, now)
+            .await
+            .map_err(AuthError::Store)?
+            .ok_or(AuthError::InvalidToken)?;
+        let attempt = match check.admission {
             Admission::Admitted(attempt) => attempt,
             Admission::Throttled { retry_after_secs } => {
                 return Err(PasswordChangeError::Throttled { retry_after_secs });
             }
         };
-        let found = self.ports.users.get_credentials(&caller.user.email).await?;
-        let hash = found.as_ref().map(|(_, hash)| hash);
-        if !self.ports.passwords.verify(current, hash).await {
+        if !self
+            .ports
+            .passwords
+            .verify(current, check.hash.as_ref())
+            .await
+        {
             // The attempt stays counted.
             return Err(PasswordChangeError::Incorrect);
         }
-        self.ports.throttle.release(&key, attempt).await?;
+        let key = ThrottleKey::new(check.user.email.as_str(), addr);
         let hash = self.ports.passwords.hash(&new).await;
-        let (user, keep) = (caller.user.id, caller.token.session_id);
-        self.ports.users.set_password(user, hash, keep).await?;
+        self.ports
+            .logins
+            .finish_password_change(&key, attempt, user, hash, keep)
+            .await?;
         Ok(())
     }
 }

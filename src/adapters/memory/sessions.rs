@@ -15,11 +15,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{MemoryStore, lock, next_id};
+use crate::domain::policy;
 use crate::domain::{
-    MAX_SESSIONS_PER_USER, NewSession, PostId, PostView, RefreshHash, Session, SessionId,
-    StoreError, User, UserId,
+    MAX_SESSIONS_PER_USER, NewSession, Page, PostFilter, PostId, PostView, RefreshHash, Search,
+    Session, SessionId, StoreError, User, UserId,
 };
-use crate::ports::{Refreshed, SessionStore};
+use crate::ports::{PostStore, Refreshed, SessionStore};
 
 /// Spent refresh tokens a session remembers for reuse detection; older
 /// ones are forgotten (presenting one is then merely invalid).
@@ -106,6 +107,28 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<(User, Option<PostView>)>, StoreError> {
         let bearer = self.bearer(user, session, now).await?;
         Ok(bearer.map(|u| (u, self.view(post.get()))))
+    }
+
+    async fn bearer_with_posts(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        search: Option<&Search>,
+        before: Option<PostId>,
+        page: Page,
+    ) -> Result<Option<(User, Vec<PostView>)>, StoreError> {
+        let Some(bearer) = self.bearer(user, session, now).await? else {
+            return Ok(None);
+        };
+        let filter = PostFilter {
+            visibility: policy::visibility_for(&bearer),
+            search: search.cloned(),
+            before,
+            page,
+        };
+        let posts = PostStore::list(self, &filter).await?;
+        Ok(Some((bearer, posts)))
     }
 
     async fn start(&self, new: NewSession) -> Result<Session, StoreError> {

@@ -131,7 +131,8 @@ mod tests {
                 "V7__sessions",
                 "V8__drafts_index",
                 "V9__search_index",
-                "V10__title_keys"
+                "V10__title_keys",
+                "V11__login_gates"
             ]
         );
     }
@@ -150,7 +151,7 @@ mod tests {
         let reason = super::check(&all[..7]).unwrap_err();
         assert_eq!(
             reason,
-            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys"
+            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates"
         );
         assert!(
             super::check(&[])

@@ -203,34 +203,6 @@ impl PgStore {
         settle(client, answer)
     }
 
-    /// Runs `sql` in a transaction of its own after taking the
-    /// transaction-level advisory lock `lock`. Callers with the same key,
-    /// on any instance, run one after the other, and the statement sees
-    /// everything the previous one committed (READ COMMITTED takes its
-    /// snapshot once the lock is granted): how a check-then-write rule
-    /// (the login limits) holds under concurrency; the last-admin rule needs
-    /// no such transaction (`queries::SET_ROLE_LOCKED` locks rows instead).
-    /// The lock and the transaction end together, so this works behind a
-    /// transaction pooler too.
-    async fn query_locked(
-        &self,
-        lock: i64,
-        sql: Sql,
-        params: Params<'_>,
-    ) -> Result<Vec<Row>, DbFailure> {
-        let deadline = Instant::now() + self.timeout;
-        let mut client = self.checkout(deadline).await?;
-        let answer = timeout_at(deadline, async {
-            let tx = client.transaction().await?;
-            rows(&tx, self.unnamed, queries::ADVISORY_LOCK, &[&lock]).await?;
-            let found = rows(&tx, self.unnamed, sql, params).await?;
-            tx.commit().await?;
-            Ok(found)
-        })
-        .await;
-        settle(client, answer)
-    }
-
     /// Runs a statement that returns at most one row.
     async fn query_opt(&self, sql: Sql, params: Params<'_>) -> Result<Option<Row>, DbFailure> {
         Ok(self.query(sql, params).await?.into_iter().next())

@@ -10,14 +10,15 @@ use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use super::{PgStore, queries, rows};
+use crate::domain::policy;
 use crate::domain::{
-    MAX_SESSIONS_PER_USER, NewSession, PostId, PostView, RefreshHash, Session, SessionId,
-    StoreError, User, UserId,
+    MAX_SESSIONS_PER_USER, NewSession, Page, PostFilter, PostId, PostView, RefreshHash, Search,
+    Session, SessionId, StoreError, User, UserId,
 };
-use crate::ports::{Refreshed, SessionStore};
+use crate::ports::{PostStore, Refreshed, SessionStore};
 
 /// The session's foreign key to its user.
-const SESSION_USER_FKEY: &str = "sessions_user_id_fkey";
+pub(super) const SESSION_USER_FKEY: &str = "sessions_user_id_fkey";
 
 #[async_trait]
 impl SessionStore for PgStore {
@@ -54,6 +55,46 @@ impl SessionStore for PgStore {
         let bearer = rows::user(&row, &rows::USER)?;
         let post = rows::optional_post_view(&row)?;
         Ok(Some((bearer, post)))
+    }
+
+    async fn bearer_with_posts(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: OffsetDateTime,
+        search: Option<&Search>,
+        before: Option<PostId>,
+        page: Page,
+    ) -> Result<Option<(User, Vec<PostView>)>, StoreError> {
+        let first = queries::bearer_first(page.limit())
+            .filter(|_| search.is_none() && before.is_none() && page.skip() == 0);
+        let Some(sql) = first else {
+            // Other pages: the bearer's statement, then the page's (folded,
+            // a cursor page planned longer than both cost together).
+            let Some(bearer) = self.bearer(user, session, now).await? else {
+                return Ok(None);
+            };
+            let filter = PostFilter {
+                visibility: policy::visibility_for(&bearer),
+                search: search.cloned(),
+                before,
+                page,
+            };
+            let posts = PostStore::list(self, &filter).await?;
+            return Ok(Some((bearer, posts)));
+        };
+        // The plain first page: prepared per limit, a generic plan.
+        let found = self.query(sql, &[&user.get(), &session.get(), &now]).await;
+        let found = found.map_err(|e| e.into_store("list posts for bearer"))?;
+        let Some(first) = found.first() else {
+            return Ok(None);
+        };
+        let bearer = rows::user(first, &rows::USER)?;
+        let mut posts = Vec::with_capacity(found.len());
+        for row in &found {
+            posts.extend(rows::optional_post_view(row)?);
+        }
+        Ok(Some((bearer, posts)))
     }
 
     async fn start(&self, new: NewSession) -> Result<Session, StoreError> {

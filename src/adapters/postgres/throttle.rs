@@ -1,21 +1,34 @@
-//! `LoginThrottle` over PostgreSQL: the attempts live in the
-//! `login_failures` table, so every instance on the database counts the
-//! same attempts and enforces one limit.
+//! `LoginThrottle` and `LoginFlow` over PostgreSQL: the attempts live in
+//! `login_gates` (migration V11), so every instance on the database counts
+//! the same attempts and enforces one limit.
 //!
 //! The semantics are the port's (and the memory adapter's): an attempt is
-//! admitted and counted in one statement, run under a transaction-level
-//! advisory lock per client address, so concurrent attempts from one
-//! address, on any number of instances, are counted one after the other
-//! and never pass a limit. Times come from the service's clock, never the
+//! admitted and counted by one upsert of its gate's row, which PostgreSQL
+//! computes from the row's newest version after waiting for it, so
+//! concurrent attempts from one address, on any number of instances, are
+//! counted one after the other and never pass a limit (see
+//! `queries::throttle`). No advisory lock, no transaction of several
+//! statements: a login or a password change runs two statements, the
+//! admission riding in the first (with the credentials, or the bearer
+//! check and the hash) and the release in the second (with the new session
+//! or the new password). Times come from the service's clock, never the
 //! database's; the window arithmetic is `ThrottleLimits`'.
 
-use async_trait::async_trait;
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+use std::net::IpAddr;
 
-use super::{PgStore, errors::bad_row, queries};
-use crate::domain::StoreError;
-use crate::ports::{Admission, Attempt, LoginThrottle, ThrottleKey, ThrottleLimits};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+use super::sessions::SESSION_USER_FKEY;
+use super::{PgStore, errors::bad_row, queries, rows};
+use crate::domain::{
+    EmailAddress, NewSession, PasswordHash, Session, SessionId, StoreError, User, UserId,
+};
+use crate::ports::{
+    Admission, Attempt, LoginFlow, LoginThrottle, PasswordCheck, ThrottleKey, ThrottleLimits,
+};
 
 /// Login attempts per email and address, and per address, in PostgreSQL.
 /// Clones share the pool.
@@ -31,45 +44,22 @@ impl PostgresThrottle {
     pub fn new(store: PgStore, limits: ThrottleLimits) -> Self {
         Self { store, limits }
     }
-}
 
-/// The advisory lock key of an address: the first 8 bytes of a SHA-256
-/// (two addresses sharing a key merely take turns).
-fn addr_lock(key: &ThrottleKey) -> i64 {
-    let digest = Sha256::new()
-        .chain_update(b"login-throttle:")
-        .chain_update(key.addr.to_string())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
-}
+    /// The limits as the statements take them: per pair, per address.
+    fn limits(&self) -> (i64, i64) {
+        (
+            i64::from(self.limits.max_failures),
+            i64::from(self.limits.max_failures_per_addr),
+        )
+    }
 
-#[async_trait]
-impl LoginThrottle for PostgresThrottle {
-    async fn admit(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<Admission, StoreError> {
+    /// The admission a row of `admit_gate!` says (its columns `pair_at`,
+    /// `addr_at`, `admitted`); every attempt while throttling is off.
+    fn admission(&self, row: &Row, now: OffsetDateTime) -> Result<Admission, StoreError> {
         let limits = &self.limits;
         if limits.is_off() {
             return Ok(Admission::Admitted(Attempt(0)));
         }
-        let email = key.email_sha256.as_slice();
-        let start = limits.window_start(now);
-        let (pair_limit, addr_limit) = (
-            i64::from(limits.max_failures),
-            i64::from(limits.max_failures_per_addr),
-        );
-        let rows = self
-            .store
-            .query_locked(
-                addr_lock(key),
-                queries::ADMIT_LOGIN,
-                &[&key.addr, &email, &start, &pair_limit, &addr_limit, &now],
-            )
-            .await
-            .map_err(|e| e.into_store("count a login attempt"))?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Unavailable("count a login attempt: no row".into()))?;
         let read = |name: &str| {
             row.try_get::<_, Option<OffsetDateTime>>(name)
                 .map_err(|e| bad_row("login attempts", e))
@@ -90,16 +80,184 @@ impl LoginThrottle for PostgresThrottle {
             },
         })
     }
+}
+
+#[async_trait]
+impl LoginThrottle for PostgresThrottle {
+    async fn admit(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<Admission, StoreError> {
+        if self.limits.is_off() {
+            return Ok(Admission::Admitted(Attempt(0)));
+        }
+        let email = key.email_sha256.as_slice();
+        let start = self.limits.window_start(now);
+        let (pair, per_addr) = self.limits();
+        let row = self
+            .store
+            .query_opt(
+                queries::ADMIT_LOGIN,
+                &[&key.addr, &email, &start, &pair, &per_addr, &now],
+            )
+            .await
+            .map_err(|e| e.into_store("count a login attempt"))?
+            .ok_or_else(|| StoreError::Unavailable("count a login attempt: no row".into()))?;
+        self.admission(&row, now)
+    }
 
     async fn release(&self, key: &ThrottleKey, attempt: Attempt) -> Result<(), StoreError> {
         if self.limits.is_off() {
             return Ok(());
         }
         let email = key.email_sha256.as_slice();
+        let (_, per_addr) = self.limits();
         self.store
-            .execute(queries::RELEASE_LOGIN, &[&key.addr, &email, &attempt.0])
+            .query(
+                queries::RELEASE_LOGIN,
+                &[&key.addr, &email, &attempt.0, &per_addr],
+            )
             .await
             .map_err(|e| e.into_store("release a login attempt"))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl LoginFlow for PostgresThrottle {
+    async fn admit_login(
+        &self,
+        key: &ThrottleKey,
+        email: Option<&EmailAddress>,
+        now: OffsetDateTime,
+    ) -> Result<(Admission, Option<(User, PasswordHash)>), StoreError> {
+        let hashed = key.email_sha256.as_slice();
+        let start = self.limits.window_start(now);
+        let (pair, per_addr) = self.limits();
+        let email = email.map(EmailAddress::as_str);
+        let row = self
+            .store
+            .query_opt(
+                queries::ADMIT_LOGIN_WITH_CREDENTIALS,
+                &[&key.addr, &hashed, &start, &pair, &per_addr, &now, &email],
+            )
+            .await
+            .map_err(|e| e.into_store("count a login attempt"))?;
+        // Always a row (the gate's columns null while throttling is off).
+        let Some(row) = row else {
+            return Err(StoreError::Unavailable(
+                "count a login attempt: no row".into(),
+            ));
+        };
+        let admission = self.admission(&row, now)?;
+        let found = match row
+            .try_get::<_, Option<i64>>("user_id")
+            .map_err(|e| bad_row("users", e))?
+        {
+            Some(_) => Some(rows::credentials(&row)?),
+            None => None,
+        };
+        Ok((admission, found))
+    }
+
+    async fn finish_login(
+        &self,
+        key: &ThrottleKey,
+        attempt: Attempt,
+        new: NewSession,
+    ) -> Result<Session, StoreError> {
+        let cap = crate::domain::MAX_SESSIONS_PER_USER as i64;
+        let hash = new.refresh.0.as_slice();
+        let email = key.email_sha256.as_slice();
+        let (_, per_addr) = self.limits();
+        let row = self
+            .store
+            .query_opt(
+                queries::RELEASE_AND_START_SESSION,
+                &[
+                    &new.user_id.get(),
+                    &hash,
+                    &new.created_at,
+                    &new.expires_at,
+                    &new.user_agent,
+                    &cap,
+                    &key.addr,
+                    &email,
+                    &attempt.0,
+                    &per_addr,
+                ],
+            )
+            .await;
+        match row {
+            Ok(Some(row)) => rows::session(&row),
+            Ok(None) => Err(StoreError::Unavailable("start session: no row".into())),
+            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, SESSION_USER_FKEY) => {
+                Err(StoreError::Unavailable("start session: user gone".into()))
+            }
+            Err(e) => Err(e.into_store("start session")),
+        }
+    }
+
+    async fn admit_password_change(
+        &self,
+        user: UserId,
+        session: SessionId,
+        addr: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<Option<PasswordCheck>, StoreError> {
+        let start = self.limits.window_start(now);
+        let (pair, per_addr) = self.limits();
+        let row = self
+            .store
+            .query_opt(
+                queries::BEARER_ADMIT_PASSWORD,
+                &[
+                    &user.get(),
+                    &session.get(),
+                    &now,
+                    &addr,
+                    &start,
+                    &pair,
+                    &per_addr,
+                ],
+            )
+            .await
+            .map_err(|e| e.into_store("check a password change"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (user, hash) = rows::credentials(&row)?;
+        let admission = self.admission(&row, now)?;
+        Ok(Some(PasswordCheck {
+            user,
+            admission,
+            hash: Some(hash),
+        }))
+    }
+
+    async fn finish_password_change(
+        &self,
+        key: &ThrottleKey,
+        attempt: Attempt,
+        user: UserId,
+        hash: PasswordHash,
+        keep: SessionId,
+    ) -> Result<bool, StoreError> {
+        let email = key.email_sha256.as_slice();
+        let (_, per_addr) = self.limits();
+        let changed = self
+            .store
+            .query_opt(
+                queries::RELEASE_AND_SET_PASSWORD,
+                &[
+                    &user.get(),
+                    &hash.expose(),
+                    &keep.get(),
+                    &key.addr,
+                    &email,
+                    &attempt.0,
+                    &per_addr,
+                ],
+            )
+            .await
+            .map_err(|e| e.into_store("set password"))?;
+        Ok(changed.is_some())
     }
 }

@@ -76,6 +76,7 @@ impl From<PasswordChangeError> for ApiError {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
             },
+            PasswordChangeError::Auth(e) => e.into(),
             PasswordChangeError::Store(e) => e.into(),
         }
     }

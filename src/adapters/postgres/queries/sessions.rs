@@ -25,13 +25,11 @@ macro_rules! session_columns {
     };
 }
 
-/// `$1` user, `$2` the first refresh token's SHA-256, `$3` now, `$4` its
-/// expiry, `$5` user agent, `$6` sessions a user keeps: starts a session.
-/// Also sweeps up to 100 expired sessions (skipping rows another instance
-/// holds) and the user's least recently used sessions beyond the cap.
-/// 23503 on `sessions_user_id_fkey`: the user is gone.
-pub const START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8] concat!(
-    "WITH swept AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ",
+/// The CTEs and answer of `START_SESSION`, after a `WITH` (a login's second
+/// statement starts with its release).
+macro_rules! start_session {
+    () => { concat!(
+    "swept AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ",
     "WHERE expires_at <= $3 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)), ",
     "crowded AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 ",
     "ORDER BY last_used_at DESC, id DESC OFFSET greatest($6::bigint - 1, 0))), ",
@@ -41,7 +39,16 @@ pub const START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEX
     "SELECT ",
     session_columns!("s"),
     " FROM s"
-)};
+    ) };
+}
+
+/// `$1` user, `$2` the first refresh token's SHA-256, `$3` now, `$4` its
+/// expiry, `$5` user agent, `$6` sessions a user keeps: starts a session.
+/// Also sweeps up to 100 expired sessions (skipping rows another instance
+/// holds) and the user's least recently used sessions beyond the cap.
+/// 23503 on `sessions_user_id_fkey`: the user is gone.
+pub const START_SESSION: Sql =
+    sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8] concat!("WITH ", start_session!())};
 
 /// `$1` presented refresh token's SHA-256, `$2` the next one's, `$3` now,
 /// `$4` the next one's expiry: spends the presented token if it is its
@@ -89,10 +96,19 @@ pub const END_SESSION: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
 pub const END_SESSIONS: Sql = sql! {[INT8, INT8]
 "DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)"};
 
+/// The CTEs and answer of `SET_PASSWORD`, after a `WITH` (a password
+/// change's second statement starts with its release).
+macro_rules! set_password {
+    () => {
+        concat!(
+            "changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), ",
+            "ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) ",
+            "SELECT id FROM changed"
+        )
+    };
+}
+
 /// `$1` user, `$2` password hash, `$3` the session to keep: replaces the
 /// hash and ends the user's other sessions in one statement; a row when
 /// the user exists.
-pub const SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8]
-"WITH changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), \
-ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) \
-SELECT id FROM changed"};
+pub const SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8] concat!("WITH ", set_password!())};
