@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postgres_support::{TestDb, clock, new_post, new_user, open_store, settings};
+use posts_api::adapters::memory::MemoryStore;
 use posts_api::adapters::postgres::PgStore;
 use posts_api::domain::{
-    EmailAddress, NewSession, Page, PostId, RefreshToken, Role, SessionId, UserId, UserPage,
+    EmailAddress, NewSession, Page, PasswordHash, PostId, RefreshToken, Role, SessionId, UserId,
+    UserPage,
 };
 use posts_api::ports::{
     AddVote, CreateUserError, KeepAdmin, PostStore, Refreshed, SessionStore, UserStore, VoteStore,
@@ -119,7 +121,84 @@ fn new_session(user: UserId, token: &str, now: OffsetDateTime, days: i64) -> New
         created_at: now,
         expires_at: now + time::Duration::days(days),
         user_agent: Some("test-agent".into()),
+        verified: None,
     }
+}
+
+/// A login's session starts only while the hash it verified is still the
+/// user's: one verified before a password change is refused (`None`), one
+/// of a user deleted meanwhile too, and the current hash starts one.
+async fn sessions_start_only_on_the_current_hash<S: UserStore + SessionStore>(
+    store: &S,
+    now: OffsetDateTime,
+) {
+    let user = UserStore::create(store, new_user("race@example.com"))
+        .await
+        .unwrap();
+    let (_, old) = store.get_credentials(&user.email).await.unwrap().unwrap();
+    let kept = store
+        .start(new_session(user.id, "kept", now, 1))
+        .await
+        .unwrap()
+        .expect("started");
+    let on = |token: &str, hash: &PasswordHash| NewSession {
+        verified: Some(hash.clone()),
+        ..new_session(user.id, token, now, 1)
+    };
+    assert!(store.start(on("before", &old)).await.unwrap().is_some());
+    let new = PasswordHash::new("$2b$04$changed".into());
+    assert!(
+        store
+            .set_password(user.id, new.clone(), kept.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.start(on("stale", &old)).await.unwrap(),
+        None,
+        "a login that verified the old password starts no session"
+    );
+    let current = store.start(on("current", &new)).await.unwrap();
+    assert!(current.is_some(), "the new password starts one");
+    let active: Vec<SessionId> = SessionStore::list(store, user.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let mut expected = vec![current.unwrap().id, kept.id];
+    let mut active = active;
+    active.sort_by_key(|id| id.get());
+    expected.sort_by_key(|id| id.get());
+    assert_eq!(
+        active, expected,
+        "the stale login's session is not among them"
+    );
+    assert_eq!(
+        UserStore::delete(store, user.id).await.unwrap(),
+        KeepAdmin::Done(())
+    );
+    assert_eq!(store.start(on("gone", &new)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sessions_start_only_on_the_current_hash_memory() {
+    let clock = clock();
+    let store = MemoryStore::new(Arc::new(clock.clone()));
+    let now = posts_api::ports::Clock::now(&clock);
+    sessions_start_only_on_the_current_hash(&store, now).await;
+}
+
+#[tokio::test]
+async fn sessions_start_only_on_the_current_hash_postgres() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = open_store(&db.url, &clock).await;
+    let now = posts_api::ports::Clock::now(&clock);
+    sessions_start_only_on_the_current_hash(&store, now).await;
+    db.drop().await;
 }
 
 #[tokio::test]
@@ -139,11 +218,13 @@ async fn sessions_authenticate_until_ended_or_expired() {
     let one = store
         .start(new_session(user.id, "r1", now, 1))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("started");
     let two = store
         .start(new_session(user.id, "r2", now, 14))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("started");
     assert_eq!(one.user_agent.as_deref(), Some("test-agent"));
     assert!(store.bearer(user.id, one.id, now).await.unwrap().is_some());
     assert!(
@@ -200,7 +281,8 @@ async fn refresh_rotates_and_reuse_ends_the_session() {
     let session = store
         .start(new_session(user.id, "r1", now, 14))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("started");
     let hash = |t: &str| RefreshToken::new(t).hash();
     let later = now + time::Duration::minutes(5);
     let expiry = later + time::Duration::days(14);
@@ -284,7 +366,8 @@ async fn concurrent_refreshes_with_one_token_have_one_winner() {
         let session = store
             .start(new_session(user.id, &first, now, 14))
             .await
-            .unwrap();
+            .unwrap()
+            .expect("started");
         let expiry = now + time::Duration::days(14);
         let tries: Vec<_> = (0..8)
             .map(|i| {
@@ -343,7 +426,8 @@ async fn deleting_a_user_takes_posts_votes_and_sessions() {
     store
         .start(new_session(gone.id, "g1", now, 1))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("started");
 
     assert_eq!(
         UserStore::delete(&store, gone.id).await.unwrap(),

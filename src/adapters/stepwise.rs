@@ -59,7 +59,7 @@ impl LoginFlow for Stepwise {
         key: &ThrottleKey,
         attempt: Attempt,
         new: NewSession,
-    ) -> Result<Session, StoreError> {
+    ) -> Result<Option<Session>, StoreError> {
         self.throttle.release(key, attempt).await?;
         self.sessions.start(new).await
     }

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{SessionId, UserId};
+use super::{PasswordHash, SessionId, UserId};
 
 /// Most active sessions one user keeps: a login beyond it ends the least
 /// recently used, so that no client can pile up sessions without bound.
@@ -94,6 +94,10 @@ pub struct NewSession {
     pub expires_at: OffsetDateTime,
     /// The login's `User-Agent` (see [`session_user_agent`]).
     pub user_agent: Option<String>,
+    /// The password hash the login verified: the session starts only while
+    /// it is still the user's, so a login racing a password change cannot
+    /// outlive it. `None`: whatever the hash.
+    pub verified: Option<PasswordHash>,
 }
 
 #[cfg(test)]

@@ -46,16 +46,17 @@ pub trait LoginFlow: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(Admission, Option<(User, PasswordHash)>), StoreError>;
 
-    /// `LoginThrottle::release(key, attempt)`, then `SessionStore::start(new)`.
+    /// `LoginThrottle::release(key, attempt)`, then `SessionStore::start(new)`
+    /// (its answer: `None` when the verified hash is no longer the user's).
     ///
     /// # Errors
-    /// [`StoreError`] when the store fails (or the user is gone).
+    /// [`StoreError`] when the store fails.
     async fn finish_login(
         &self,
         key: &ThrottleKey,
         attempt: Attempt,
         new: NewSession,
-    ) -> Result<Session, StoreError>;
+    ) -> Result<Option<Session>, StoreError>;
 
     /// `SessionStore::bearer(user, session, now)`; when that is a user,
     /// `LoginThrottle::admit` of their email from `addr` at `now`, then,

@@ -72,13 +72,16 @@ pub trait SessionStore: Send + Sync + 'static {
         page: Page,
     ) -> Result<Option<(User, Vec<PostView>)>, StoreError>;
 
-    /// Starts a session with its first refresh token. Drops expired
-    /// sessions, and the user's least recently used ones beyond
-    /// `MAX_SESSIONS_PER_USER`, so nothing grows without bound.
+    /// Starts a session with its first refresh token, unless the user is
+    /// gone or `new.verified` is no longer their password hash (`None`):
+    /// decided atomically with `UserStore::set_password`, whose ending of
+    /// the other sessions then covers every session it did not refuse.
+    /// Drops expired sessions, and the user's least recently used ones
+    /// beyond `MAX_SESSIONS_PER_USER`, so nothing grows without bound.
     ///
     /// # Errors
-    /// [`StoreError`] when the store fails (or the user is gone).
-    async fn start(&self, new: NewSession) -> Result<Session, StoreError>;
+    /// [`StoreError`] when the store fails.
+    async fn start(&self, new: NewSession) -> Result<Option<Session>, StoreError>;
 
     /// Spends the refresh token `presented` and makes `next` its session's
     /// current one, valid until `expires_at`; atomically, so of concurrent

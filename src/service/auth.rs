@@ -4,7 +4,7 @@
 use super::Service;
 use crate::domain::{
     AuthError, EmailAddress, EnsureAdminError, LoginError, NewSession, NewUser, Password,
-    RefreshToken, RegisterError, Role, Session, User, session_user_agent,
+    PasswordHash, RefreshToken, RegisterError, Role, Session, User, session_user_agent,
 };
 use crate::ports::{Admission, CreateUserError, IssuedToken, KeepAdmin, ThrottleKey, TokenClaims};
 
@@ -137,18 +137,28 @@ impl Service {
             .verify(password, found.as_ref().map(|(_, hash)| hash))
             .await;
         match found {
-            Some((user, _)) if matches => {
-                let (new, refresh) = self.new_session(&user, user_agent);
-                let session = self.ports.logins.finish_login(&key, attempt, new).await?;
-                Ok(self.tokens_for(&session, refresh))
+            Some((user, hash)) if matches => {
+                let (new, refresh) = self.new_session(&user, hash, user_agent);
+                // None: the password changed (or the user went) while it
+                // was being verified; the attempt stays released.
+                match self.ports.logins.finish_login(&key, attempt, new).await? {
+                    Some(session) => Ok(self.tokens_for(&session, refresh)),
+                    None => Err(LoginError::InvalidCredentials),
+                }
             }
             // The attempt stays counted.
             _ => Err(LoginError::InvalidCredentials),
         }
     }
 
-    /// A session to start for `user`, and its first refresh token.
-    fn new_session(&self, user: &User, user_agent: Option<&str>) -> (NewSession, RefreshToken) {
+    /// A session to start for `user`, whose password `verified` was just
+    /// checked, and its first refresh token.
+    fn new_session(
+        &self,
+        user: &User,
+        verified: PasswordHash,
+        user_agent: Option<&str>,
+    ) -> (NewSession, RefreshToken) {
         let issuer = &self.ports.token_issuer;
         let refresh = issuer.refresh_token();
         let now = self.ports.clock.now();
@@ -158,6 +168,7 @@ impl Service {
             created_at: now,
             expires_at: now + issuer.refresh_lifetime(),
             user_agent: session_user_agent(user_agent),
+            verified: Some(verified),
         };
         (new, refresh)
     }

@@ -131,7 +131,7 @@ impl SessionStore for MemoryStore {
         Ok(Some((bearer, posts)))
     }
 
-    async fn start(&self, new: NewSession) -> Result<Session, StoreError> {
+    async fn start(&self, new: NewSession) -> Result<Option<Session>, StoreError> {
         let now = new.created_at;
         let mut tables = lock(&self.inner.session_tables);
         if self.inner.sessions.len() > 2 * tables.after_sweep.max(1024) {
@@ -160,8 +160,18 @@ impl SessionStore for MemoryStore {
         for (_, id) in mine.into_iter().take(excess) {
             self.drop_session(&mut tables, id);
         }
-        if self.inner.user(new.user_id).is_none() {
-            return Err(StoreError::Unavailable("start session: user gone".into()));
+        // Read under the session tables' lock, which `set_password` and
+        // `delete` take to end sessions after changing the user: a session
+        // started on the old hash is one they end.
+        let current = match self.inner.users.get(&new.user_id.get()) {
+            Some(record) => new
+                .verified
+                .as_ref()
+                .is_none_or(|hash| hash.expose() == record.hash.expose()),
+            None => false,
+        };
+        if !current {
+            return Ok(None);
         }
         let raw = next_id(&self.inner.next_session_id);
         let id = SessionId::new(raw)
@@ -185,7 +195,7 @@ impl SessionStore for MemoryStore {
         tables.tokens.insert(raw, VecDeque::from([new.refresh]));
         tables.by_user.entry(new.user_id).or_default().insert(raw);
         self.inner.sessions.insert(raw, session.clone());
-        Ok(session)
+        Ok(Some(session))
     }
 
     async fn refresh(

@@ -12,8 +12,8 @@ use tokio_postgres::error::SqlState;
 use super::{PgStore, queries, rows};
 use crate::domain::policy;
 use crate::domain::{
-    MAX_SESSIONS_PER_USER, NewSession, Page, PostFilter, PostId, PostView, RefreshHash, Search,
-    Session, SessionId, StoreError, User, UserId,
+    MAX_SESSIONS_PER_USER, NewSession, Page, PasswordHash, PostFilter, PostId, PostView,
+    RefreshHash, Search, Session, SessionId, StoreError, User, UserId,
 };
 use crate::ports::{PostStore, Refreshed, SessionStore};
 
@@ -97,9 +97,10 @@ impl SessionStore for PgStore {
         Ok(Some((bearer, posts)))
     }
 
-    async fn start(&self, new: NewSession) -> Result<Session, StoreError> {
+    async fn start(&self, new: NewSession) -> Result<Option<Session>, StoreError> {
         let cap = MAX_SESSIONS_PER_USER as i64;
         let hash = new.refresh.0.as_slice();
+        let verified = new.verified.as_ref().map(PasswordHash::expose);
         let row = self
             .query_opt(
                 queries::START_SESSION,
@@ -110,17 +111,11 @@ impl SessionStore for PgStore {
                     &new.expires_at,
                     &new.user_agent,
                     &cap,
+                    &verified,
                 ],
             )
             .await;
-        match row {
-            Ok(Some(row)) => rows::session(&row),
-            Ok(None) => Err(StoreError::Unavailable("start session: no row".into())),
-            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, SESSION_USER_FKEY) => {
-                Err(StoreError::Unavailable("start session: user gone".into()))
-            }
-            Err(e) => Err(e.into_store("start session")),
-        }
+        started(row)
     }
 
     async fn refresh(
@@ -183,5 +178,19 @@ impl SessionStore for PgStore {
             .ok_or_else(|| StoreError::Unavailable("end a user's sessions: no row".into()))?;
         row.try_get("existed")
             .map_err(|e| super::errors::bad_row("sessions", e))
+    }
+}
+
+/// The answer of a statement that starts a session ([`queries::START_SESSION`]
+/// or the login's [`queries::RELEASE_AND_START_SESSION`]): no row, or a
+/// user deleted under it, is a session not started.
+pub(super) fn started(
+    row: Result<Option<tokio_postgres::Row>, super::errors::DbFailure>,
+) -> Result<Option<Session>, StoreError> {
+    match row {
+        Ok(Some(row)) => rows::session(&row).map(Some),
+        Ok(None) => Ok(None),
+        Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, SESSION_USER_FKEY) => Ok(None),
+        Err(e) => Err(e.into_store("start session")),
     }
 }

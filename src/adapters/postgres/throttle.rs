@@ -19,9 +19,8 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::error::SqlState;
 
-use super::sessions::SESSION_USER_FKEY;
+use super::sessions::started;
 use super::{PgStore, errors::bad_row, queries, rows};
 use crate::domain::{
     EmailAddress, NewSession, PasswordHash, Session, SessionId, StoreError, User, UserId,
@@ -162,11 +161,12 @@ impl LoginFlow for PostgresThrottle {
         key: &ThrottleKey,
         attempt: Attempt,
         new: NewSession,
-    ) -> Result<Session, StoreError> {
+    ) -> Result<Option<Session>, StoreError> {
         let cap = crate::domain::MAX_SESSIONS_PER_USER as i64;
         let hash = new.refresh.0.as_slice();
         let email = key.email_sha256.as_slice();
         let (_, per_addr) = self.limits();
+        let verified = new.verified.as_ref().map(PasswordHash::expose);
         let row = self
             .store
             .query_opt(
@@ -182,17 +182,11 @@ impl LoginFlow for PostgresThrottle {
                     &email,
                     &attempt.0,
                     &per_addr,
+                    &verified,
                 ],
             )
             .await;
-        match row {
-            Ok(Some(row)) => rows::session(&row),
-            Ok(None) => Err(StoreError::Unavailable("start session: no row".into())),
-            Err(e) if e.violates(&SqlState::FOREIGN_KEY_VIOLATION, SESSION_USER_FKEY) => {
-                Err(StoreError::Unavailable("start session: user gone".into()))
-            }
-            Err(e) => Err(e.into_store("start session")),
-        }
+        started(row)
     }
 
     async fn admit_password_change(

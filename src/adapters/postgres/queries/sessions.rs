@@ -26,15 +26,21 @@ macro_rules! session_columns {
 }
 
 /// The CTEs and answer of `START_SESSION`, after a `WITH` (a login's second
-/// statement starts with its release).
+/// statement starts with its release); `$verified` is the parameter of the
+/// password hash the login verified (null: any). The session is inserted
+/// from the user's row, locked `FOR SHARE`, only while that hash is still
+/// theirs: a password change that got the row first makes this statement
+/// wait and then find the new hash (no session); one that comes after
+/// waits for this one. No row: the user is gone or their hash changed.
 macro_rules! start_session {
-    () => { concat!(
+    ($verified:literal) => { concat!(
     "swept AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ",
     "WHERE expires_at <= $3 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)), ",
     "crowded AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE user_id = $1 ",
     "ORDER BY last_used_at DESC, id DESC OFFSET greatest($6::bigint - 1, 0))), ",
     "s AS (INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent) ",
-    "VALUES ($1, $3, $3, $4, $5) RETURNING *), ",
+    "SELECT id, $3, $3, $4, $5 FROM users WHERE id = $1 AND (", $verified, "::text IS NULL OR password_hash = ",
+    $verified, ") FOR SHARE RETURNING *), ",
     "t AS (INSERT INTO refresh_tokens (token_sha256, session_id, expires_at) SELECT $2, id, $4 FROM s) ",
     "SELECT ",
     session_columns!("s"),
@@ -43,12 +49,15 @@ macro_rules! start_session {
 }
 
 /// `$1` user, `$2` the first refresh token's SHA-256, `$3` now, `$4` its
-/// expiry, `$5` user agent, `$6` sessions a user keeps: starts a session.
-/// Also sweeps up to 100 expired sessions (skipping rows another instance
-/// holds) and the user's least recently used sessions beyond the cap.
-/// 23503 on `sessions_user_id_fkey`: the user is gone.
-pub const START_SESSION: Sql =
-    sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8] concat!("WITH ", start_session!())};
+/// expiry, `$5` user agent, `$6` sessions a user keeps, `$7` the verified
+/// password hash (null: any): starts a session ([`start_session!`]; no
+/// row: not started). Also sweeps up to 100 expired sessions (skipping
+/// rows another instance holds) and the user's least recently used
+/// sessions beyond the cap.
+pub const START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8, TEXT] concat!(
+    "WITH ",
+    start_session!("$7")
+)};
 
 /// `$1` presented refresh token's SHA-256, `$2` the next one's, `$3` now,
 /// `$4` the next one's expiry: spends the presented token if it is its

@@ -171,12 +171,13 @@ pub const RELEASE_AND_SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8, INET, BYTEA, 
 )};
 
 /// `$1`..`$6` as [`super::START_SESSION`]'s, `$7` address, `$8` email's
-/// SHA-256, `$9` the successful attempt's id, `$10` limit per address:
-/// releases the attempt and starts the session, the second of a login's
-/// two statements.
-pub const RELEASE_AND_START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8, INET, BYTEA, INT8, INT8] concat!(
+/// SHA-256, `$9` the successful attempt's id, `$10` limit per address,
+/// `$11` the verified password hash: releases the attempt and starts the
+/// session, the second of a login's two statements (no row: the session
+/// was not started, [`start_session!`]).
+pub const RELEASE_AND_START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8, INET, BYTEA, INT8, INT8, TEXT] concat!(
     "WITH ",
     release_gate!("$7", "$8::bytea", "$9", "$10"),
     ", ",
-    start_session!()
+    start_session!("$11")
 )};
