@@ -209,3 +209,53 @@ async fn keyed_search_answers_as_a_plain_scan_across_blocks_and_writes() {
     assert!(seen > 1_000, "the pages held posts ({seen})");
     db.drop().await;
 }
+
+/// V12's key function (PL/pgSQL, repeats left in) gives every row the set
+/// of keys V10's set query gave it, so the index built by V10 stays valid:
+/// titles of 0 to 300 characters, non-ASCII, published and drafts, in
+/// several blocks.
+#[tokio::test]
+async fn the_key_function_keeps_v10_s_keys() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let _store = open_store(&db.url, &clock()).await;
+    let client = db.client().await;
+    let mut rng = Rng(0x5EED_1234_ABCD_0002);
+    let mut titles: Vec<String> = vec![
+        String::new(),
+        "ab".into(),
+        "abc".into(),
+        "abcd".into(),
+        "abcde".into(),
+        "ab".repeat(150),
+    ];
+    titles.extend((0..40).map(|_| title(&mut rng).to_lowercase()));
+    for (k, title) in titles.iter().enumerate() {
+        let k = i64::try_from(k).unwrap();
+        let (id, owner, published) = ((k % 4) << 18 | (k + 1), 1 + k % 3, k % 2 == 0);
+        let row = client
+            .query_one(
+                "WITH new AS (SELECT post_title_keys($1, $2, $3, $4) AS keys),
+                      v10 AS (SELECT coalesce(array_agg(DISTINCT hashtextextended(substr($4, i, n), seed)), '{}') AS keys
+                              FROM unnest(CASE WHEN $3 THEN ARRAY[post_key_seed($1 >> 18, 0)]
+                                               ELSE ARRAY[post_key_seed($1 >> 18, -1), post_key_seed($1 >> 18, $2)]
+                                          END) AS seed,
+                                   (VALUES (3), (5)) AS g (n),
+                                   generate_series(1, char_length($4) - n + 1) AS i)
+                 SELECT new.keys @> v10.keys AND v10.keys @> new.keys, cardinality(v10.keys)
+                 FROM new, v10",
+                &[&id, &owner, &published, title],
+            )
+            .await
+            .unwrap();
+        let (same, count): (bool, i32) = (row.get(0), row.get(1));
+        assert!(
+            same,
+            "the keys of {title:?} (id {id}, published {published})"
+        );
+        let chars = i32::try_from(title.chars().count()).unwrap();
+        assert!(count <= 2 * 2 * chars, "{title:?}");
+    }
+    db.drop().await;
+}

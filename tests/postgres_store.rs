@@ -556,7 +556,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V8__drafts_index",
             "V9__search_index",
             "V10__title_keys",
-            "V11__login_gates"
+            "V11__login_gates",
+            "V12__title_keys_function"
         ]
     );
     assert_eq!(

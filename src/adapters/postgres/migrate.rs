@@ -132,7 +132,8 @@ mod tests {
                 "V8__drafts_index",
                 "V9__search_index",
                 "V10__title_keys",
-                "V11__login_gates"
+                "V11__login_gates",
+                "V12__title_keys_function"
             ]
         );
     }
@@ -151,7 +152,7 @@ mod tests {
         let reason = super::check(&all[..7]).unwrap_err();
         assert_eq!(
             reason,
-            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates"
+            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates, V12__title_keys_function"
         );
         assert!(
             super::check(&[])
