@@ -201,6 +201,86 @@ async fn sessions_start_only_on_the_current_hash_postgres() {
     db.drop().await;
 }
 
+/// The interleaving the hash check alone leaves open: a login's statement
+/// holds the user's row `FOR SHARE` and has inserted its session, not yet
+/// committed, when a password change arrives. The change waits for the row
+/// and must then end that session too (its other sessions end in a fresh
+/// snapshot, migration V13), not only those committed when it started.
+#[tokio::test]
+async fn a_password_change_ends_the_session_of_a_login_it_waited_for() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let clock = clock();
+    let store = Arc::new(open_store(&db.url, &clock).await);
+    let now = posts_api::ports::Clock::now(&clock);
+    let user = UserStore::create(&*store, new_user("waited@example.com"))
+        .await
+        .unwrap();
+    let kept = store
+        .start(new_session(user.id, "kept", now, 1))
+        .await
+        .unwrap()
+        .expect("started");
+
+    // The login, as its last statement does it, held open in a transaction.
+    let mut login = db.client().await;
+    let tx = login.transaction().await.unwrap();
+    let raced: i64 = tx
+        .query_one(
+            "INSERT INTO sessions (user_id, created_at, last_used_at, expires_at) \
+             SELECT id, $2, $2, $3 FROM users \
+             WHERE id = $1 AND password_hash = '$2b$04$hash' FOR SHARE RETURNING id",
+            &[&user.id.get(), &now, &(now + time::Duration::days(1))],
+        )
+        .await
+        .expect("the login's session")
+        .get(0);
+
+    let change = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .set_password(user.id, PasswordHash::new("$2b$04$new".into()), kept.id)
+                .await
+        })
+    };
+    // Commit only once the change waits for the login's row lock.
+    let watcher = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the change never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tx.commit().await.unwrap();
+    assert!(change.await.unwrap().unwrap(), "the password changed");
+
+    let raced = SessionId::new(raced).unwrap();
+    assert!(
+        store.bearer(user.id, raced, now).await.unwrap().is_none(),
+        "the raced login's session is ended"
+    );
+    let active: Vec<SessionId> = SessionStore::list(&*store, user.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(active, [kept.id], "only the changing session is left");
+    db.drop().await;
+}
+
 #[tokio::test]
 async fn sessions_authenticate_until_ended_or_expired() {
     let Some(db) = TestDb::create().await else {
@@ -557,7 +637,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V9__search_index",
             "V10__title_keys",
             "V11__login_gates",
-            "V12__title_keys_function"
+            "V12__title_keys_function",
+            "V13__end_other_sessions"
         ]
     );
     assert_eq!(

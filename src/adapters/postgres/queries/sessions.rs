@@ -105,14 +105,17 @@ pub const END_SESSION: Sql = sql! {[INT8, INT8, TIMESTAMPTZ]
 pub const END_SESSIONS: Sql = sql! {[INT8, INT8]
 "DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)"};
 
-/// The CTEs and answer of `SET_PASSWORD`, after a `WITH` (a password
-/// change's second statement starts with its release).
+/// The CTE and answer of `SET_PASSWORD`, after a `WITH` (a password
+/// change's second statement starts with its release). The other sessions
+/// end in `end_other_sessions` (migration V13), called once the UPDATE
+/// holds the user's row: a login that held it `FOR SHARE` has committed
+/// its session by then, and the function's fresh snapshot sees it, where
+/// a `DELETE` in this statement's snapshot would not.
 macro_rules! set_password {
     () => {
         concat!(
-            "changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id), ",
-            "ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $3) ",
-            "SELECT id FROM changed"
+            "changed AS (UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id) ",
+            "SELECT id, end_other_sessions(id, $3) AS ended FROM changed"
         )
     };
 }
