@@ -133,7 +133,8 @@ mod tests {
                 "V9__search_index",
                 "V10__title_keys",
                 "V11__login_gates",
-                "V12__title_keys_function"
+                "V12__title_keys_function",
+                "V13__search_functions"
             ]
         );
     }
@@ -152,7 +153,7 @@ mod tests {
         let reason = super::check(&all[..7]).unwrap_err();
         assert_eq!(
             reason,
-            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates, V12__title_keys_function"
+            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates, V12__title_keys_function, V13__search_functions"
         );
         assert!(
             super::check(&[])
