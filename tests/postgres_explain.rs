@@ -107,7 +107,10 @@ async fn nested_plan(
             }
         }
     });
-    client.query(sql.text, params).await.expect("the first call");
+    client
+        .query(sql.text, params)
+        .await
+        .expect("the first call");
     client
         .batch_execute(
             "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; \
@@ -115,7 +118,10 @@ async fn nested_plan(
         )
         .await
         .expect("auto_explain");
-    client.query(sql.text, params).await.expect("the second call");
+    client
+        .query(sql.text, params)
+        .await
+        .expect("the second call");
     drop(client);
     driver.await.expect("the connection's driver");
     let mut plans = Vec::new();
