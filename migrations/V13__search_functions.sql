@@ -5,7 +5,7 @@
 -- to V12), the search was planned at every request: the statement is
 -- large (a walk, a CTE per step, a lateral index scan per block), and
 -- parsing and planning it cost about three times what running it did
--- (pgbench, one client, 1,000 posts: 800-850 µs of backend CPU per
+-- (pgbench, one client, 1,000 posts: 800-1,000 µs of backend CPU per
 -- search, against about 240 µs for the same text prepared on a generic
 -- plan). A prepared statement is no answer behind a transaction pooler,
 -- where the service sends every statement unnamed; a PL/pgSQL function
