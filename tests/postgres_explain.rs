@@ -84,6 +84,57 @@ async fn prepared_generic_plan(client: &Client, sql: &str, types: &str, args: &s
         .join("\n")
 }
 
+/// The plan of the query that `sql` runs inside the function `function`
+/// (the search functions of migration V14), as `auto_explain` logs it
+/// (`log_nested_statements`): a connection of its own to `url`, whose
+/// notices are kept. The plan the function keeps for the connection (the
+/// first call plans it, generic; the second shows it).
+async fn nested_plan(
+    url: &str,
+    sql: Sql,
+    params: &[&(dyn ToSql + Sync)],
+    function: &str,
+) -> String {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (notices, mut logged) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+            if let Ok(tokio_postgres::AsyncMessage::Notice(notice)) = message {
+                drop(notices.send(notice.message().to_owned()));
+            }
+        }
+    });
+    client
+        .query(sql.text, params)
+        .await
+        .expect("the first call");
+    client
+        .batch_execute(
+            "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; \
+             SET auto_explain.log_nested_statements = on; SET client_min_messages = log",
+        )
+        .await
+        .expect("auto_explain");
+    client
+        .query(sql.text, params)
+        .await
+        .expect("the second call");
+    drop(client);
+    driver.await.expect("the connection's driver");
+    let mut plans = Vec::new();
+    while let Ok(plan) = logged.try_recv() {
+        plans.push(plan);
+    }
+    // The function's query is logged first, then the statement calling it.
+    plans
+        .into_iter()
+        .find(|plan| !plan.contains(function))
+        .unwrap_or_else(|| panic!("no plan logged inside {function}"))
+}
+
 /// Prints the plan and asserts it reads no table in full and uses `indexes`.
 #[track_caller]
 fn assert_indexed(what: &str, plan: &str, indexes: &[&str]) {
@@ -197,48 +248,72 @@ async fn the_first_page_and_lookups_by_id_use_indexes() {
         &["users_pkey", "sessions_pkey"],
     );
 
-    // A title search of 3 characters or more: the newest posts the viewer
-    // may see (published, own drafts), then the title index block by
-    // block, asked for published posts' keys and the viewer's drafts'
-    // (two index scans, OR-ed), never ANDed with another index; the page's
-    // rows by primary key. The same plan for a rare term and a common one
-    // (the statement fixes the order of the work).
-    for term in ["cb0eea8a", "post"] {
+    // A title search of 3 characters or more: a call of the search
+    // function (migration V14), whose ids are read by primary key, one
+    // lookup per row of the page.
+    let (pieces, term) = (queries::search_pieces("post").expect("pieces"), "post");
+    let outer = custom_plan(
+        &client,
+        queries::LIST_VISIBLE_SEARCH_KEYED,
+        &[&viewer, &limit, &skip, &reach, &no_cursor, &term, &pieces],
+    )
+    .await;
+    assert_indexed(
+        "search, user, the statement",
+        &outer,
+        &[
+            "Function Scan on post_search_visible",
+            "Index Scan using posts_pkey",
+        ],
+    );
+    // Inside the function, on the generic plan it keeps per connection:
+    // the newest posts the viewer may see (published, own drafts), then
+    // the title index block by block, asked for published posts' keys and
+    // the viewer's drafts' (two index scans, OR-ed), never ANDed with
+    // another index, no parallel workers, no JIT. The same plan for a rare
+    // term and a common one, with a cursor or without (the function fixes
+    // the order of the work).
+    for (term, before) in [("cb0eea8a", no_cursor), ("post", no_cursor), ("post", deep)] {
         let pieces = queries::search_pieces(term).expect("pieces");
-        let search = custom_plan(
-            &client,
+        let search = nested_plan(
+            &db.url,
             queries::LIST_VISIBLE_SEARCH_KEYED,
-            &[&viewer, &limit, &skip, &reach, &no_cursor, &term, &pieces],
+            &[&viewer, &limit, &skip, &reach, &before, &term, &pieces],
+            "post_search_visible",
         )
         .await;
         assert_indexed(
-            &format!("search {term:?}, user"),
+            &format!("search {term:?} before {before:?}, user, inside"),
             &search,
             &[
                 "Merge Append",
                 "posts_drafts_idx",
+                "Index Cond: (id <= COALESCE(",
                 "BitmapOr",
                 "Bitmap Index Scan on posts_title_keys_idx",
-                "posts_pkey",
             ],
         );
         assert!(!search.contains("BitmapAnd"), "{search}");
         assert!(!search.contains("Gather"), "no parallel workers:\n{search}");
-        let all = custom_plan(
-            &client,
+        assert!(!search.contains("JIT"), "no JIT:\n{search}");
+        let all = nested_plan(
+            &db.url,
             queries::LIST_ALL_SEARCH_KEYED,
-            &[&no_cursor, &limit, &skip, &reach, &term, &pieces],
+            &[&before, &limit, &skip, &reach, &term, &pieces],
+            "post_search_all",
         )
         .await;
         assert_indexed(
-            &format!("search {term:?}, admin"),
+            &format!("search {term:?} before {before:?}, admin, inside"),
             &all,
             &[
                 "Index Scan Backward using posts_pkey",
+                "Index Cond: (id <= COALESCE(",
                 "Bitmap Index Scan on posts_title_keys_idx",
             ],
         );
         assert!(!all.contains("BitmapAnd"), "{all}");
+        assert!(!all.contains("JIT"), "no JIT:\n{all}");
     }
     // A term of 1 or 2 characters has no key: newest first.
     let common = custom_plan(

@@ -97,7 +97,7 @@ async fn a_database_from_before_sessions_is_upgraded_with_its_data() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(history, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert_eq!(history, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     let gone: Option<String> = client
         .query_one("SELECT to_regclass('revoked_tokens')::text", &[])
         .await

@@ -134,16 +134,57 @@ async fn two_processes_behind_the_pooler_serve_at_once() {
             ("password", "correct horse battery"),
         ])
         .send()
-        .await
-        .map(|r| r.status());
+        .await;
+    let login_status = login.as_ref().map(|r| r.status()).ok();
+    let token = match login {
+        Ok(r) => r.json::<serde_json::Value>().await.ok(),
+        Err(_) => None,
+    }
+    .and_then(|body| body["access_token"].as_str().map(str::to_owned))
+    .unwrap_or_default();
+    // A keyed title search (the search functions of migration V14, whose
+    // plans live in the server connections) from both processes at once,
+    // over a post and a draft written through one of them.
+    let mut created = Vec::new();
+    for (title, published) in [("Pooled kumquat", true), ("Pooled kumquat draft", false)] {
+        let response = client
+            .post(format!("{a}/posts"))
+            .bearer_auth(&token)
+            .json(&json!({ "title": title, "content": "c", "published": published }))
+            .send()
+            .await
+            .map(|r| r.status());
+        created.push(response.ok());
+    }
+    let searches = (0..12).map(|i| {
+        let base = if i % 2 == 0 { &a } else { &b };
+        let request = client
+            .get(format!("{base}/posts?search=kumquat"))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.ok()?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.ok()?;
+            Some((status, body.as_array().map_or(0, Vec::len)))
+        }
+    });
+    let found = futures_util::future::join_all(searches).await;
     drop((one, two));
     db.drop().await;
     for status in statuses {
         assert_eq!(status.ok(), Some(StatusCode::CREATED));
     }
     assert_eq!(
-        login.ok(),
+        login_status,
         Some(StatusCode::OK),
         "registered on one, logged in on the other"
     );
+    assert_eq!(created, [Some(StatusCode::CREATED); 2]);
+    for answer in found {
+        assert_eq!(
+            answer,
+            Some((StatusCode::OK, 2)),
+            "the post and its owner's draft"
+        );
+    }
 }

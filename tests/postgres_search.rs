@@ -3,11 +3,16 @@
 //! blocks of the title index's keys (ids placed 262,144 apart) and more
 //! than the newest 200 that a search walks before it asks the index, so
 //! that both halves of the statement answer; and again after titles,
-//! visibility and posts change, so the index follows every write.
+//! visibility and posts change, so the index follows every write. Both
+//! ways the store sends statements answer: prepared once per connection,
+//! and unnamed (behind a transaction pooler).
 
 mod postgres_support;
 
-use postgres_support::{TestDb, clock, open_store};
+use std::sync::Arc;
+
+use postgres_support::{TestDb, clock, open_store, settings};
+use posts_api::adapters::postgres::PgStore;
 use posts_api::domain::policy::Visibility;
 use posts_api::domain::{
     Page, PostContent, PostFilter, PostId, PostTitle, PostUpdate, Search, UserId, fold_title,
@@ -155,6 +160,17 @@ async fn keyed_search_answers_as_a_plain_scan_across_blocks_and_writes() {
     };
     let clock = clock();
     let store = open_store(&db.url, &clock).await;
+    // The same statements sent unnamed, as behind a transaction pooler
+    // (`DATABASE_POOLER=transaction`), here over a direct connection.
+    let unnamed = PgStore::connect(
+        &posts_api::adapters::postgres::PgSettings {
+            transaction_pooler: true,
+            ..settings(&db.url)
+        },
+        Arc::new(clock.clone()),
+    )
+    .await
+    .expect("the store connects");
     let client = db.client().await;
     client
         .batch_execute(
@@ -189,6 +205,7 @@ async fn keyed_search_answers_as_a_plain_scan_across_blocks_and_writes() {
     let cursors = [ids[450], ids[100]];
     let seen = compare(&store, &client, &cursors).await;
     assert!(seen > 1_000, "the pages held posts ({seen})");
+    assert_eq!(compare(&unnamed, &client, &cursors).await, seen);
 
     // Writes through the store: new titles (so old keys must go and new
     // ones come), drafts published and posts hidden (keys move between
@@ -207,6 +224,8 @@ async fn keyed_search_answers_as_a_plain_scan_across_blocks_and_writes() {
     }
     let seen = compare(&store, &client, &cursors).await;
     assert!(seen > 1_000, "the pages held posts ({seen})");
+    assert_eq!(compare(&unnamed, &client, &cursors).await, seen);
+    drop((store, unnamed));
     db.drop().await;
 }
 

@@ -638,7 +638,8 @@ async fn migrations_run_once_even_when_instances_race() {
             "V10__title_keys",
             "V11__login_gates",
             "V12__title_keys_function",
-            "V13__end_other_sessions"
+            "V13__end_other_sessions",
+            "V14__search_functions"
         ]
     );
     assert_eq!(

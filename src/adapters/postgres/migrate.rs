@@ -134,7 +134,8 @@ mod tests {
                 "V10__title_keys",
                 "V11__login_gates",
                 "V12__title_keys_function",
-                "V13__end_other_sessions"
+                "V13__end_other_sessions",
+                "V14__search_functions"
             ]
         );
     }
@@ -153,7 +154,7 @@ mod tests {
         let reason = super::check(&all[..7]).unwrap_err();
         assert_eq!(
             reason,
-            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates, V12__title_keys_function, V13__end_other_sessions"
+            "pending migrations V8__drafts_index, V9__search_index, V10__title_keys, V11__login_gates, V12__title_keys_function, V13__end_other_sessions, V14__search_functions"
         );
         assert!(
             super::check(&[])

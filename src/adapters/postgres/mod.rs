@@ -192,10 +192,11 @@ impl PgStore {
     /// Runs a statement planned for these parameters: always sent as the
     /// unnamed statement with its types (parse, bind and execute in one
     /// round trip), which PostgreSQL plans with the values. For pages,
-    /// whose best plan depends on the limit, the cursor and the search
-    /// (a generic plan of a keyed search, with the planner's default
-    /// estimates, chose JIT and parallel workers: 820 ms of compilation),
-    /// which a cached generic plan cannot know.
+    /// whose best plan depends on the limit, the cursor and the search,
+    /// which a cached generic plan cannot know. (Keyed title searches are
+    /// not planned so: their work is a function's, which keeps its plan,
+    /// and their statements run through [`PgStore::query`]; see
+    /// `queries::LIST_VISIBLE_SEARCH_KEYED`.)
     async fn query_planned(&self, sql: Sql, params: Params<'_>) -> Result<Vec<Row>, DbFailure> {
         let deadline = Instant::now() + self.timeout;
         let client = self.checkout(deadline).await?;

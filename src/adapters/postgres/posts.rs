@@ -83,7 +83,11 @@ impl PostStore for PgStore {
         // The same folding as the stored `title_lower` and `Search::matches`.
         let term = filter.search.as_ref().map(|s| fold_title(s.as_str()));
         // A term of 3 characters or more goes through the title index;
-        // shorter ones have no key and take the `LIKE` statements.
+        // shorter ones have no key and take the `LIKE` statements. The
+        // keyed statements are small calls of the search functions, whose
+        // plans the server keeps (migration V14): prepared once per
+        // connection like a lookup (unnamed behind a pooler), not planned
+        // per request as the other pages are.
         let pieces = term.as_deref().and_then(queries::search_pieces);
         let found = match (filter.visibility, &term, &pieces) {
             (Visibility::Everything, None, _) => {
@@ -92,8 +96,7 @@ impl PostStore for PgStore {
             }
             (Visibility::Everything, Some(term), Some(pieces)) => {
                 let params = [&before as Param, &limit, &skip, &reach, term, pieces];
-                self.query_planned(queries::LIST_ALL_SEARCH_KEYED, &params)
-                    .await
+                self.query(queries::LIST_ALL_SEARCH_KEYED, &params).await
             }
             (Visibility::Everything, Some(term), None) => {
                 let pattern = queries::contains_pattern(term);
@@ -116,7 +119,7 @@ impl PostStore for PgStore {
                     term,
                     pieces,
                 ];
-                self.query_planned(queries::LIST_VISIBLE_SEARCH_KEYED, &params)
+                self.query(queries::LIST_VISIBLE_SEARCH_KEYED, &params)
                     .await
             }
             (Visibility::PublishedOrOwnedBy(viewer), Some(term), None) => {

@@ -266,135 +266,58 @@ pub const LIST_VISIBLE_SEARCH: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT] page_o
     " AND title_lower LIKE $5 ESCAPE '\\' ORDER BY id DESC LIMIT $2 OFFSET $3"
 ))};
 
-/// How many posts a keyed search reads newest first before it asks the
-/// title index: a term in more than one title in twenty fills a page of
-/// 10 among them, and past them the index is asked only for rarer terms,
-/// so that a block of ids holds at most about 13,000 candidates for such
-/// a page.
-macro_rules! search_walk {
-    () => {
-        "200"
-    };
-}
-
-/// A title search through the title index (`posts_title_keys_idx`,
-/// migration V10), one page, whatever the term's pieces and whoever asks:
+/// A page of a keyed title search: the ids that `$search` (a call of
+/// `post_search_visible` or `post_search_all`, migration V14) returns,
+/// newest first, cut to `LIMIT $limit OFFSET $offset`, then each page
+/// row read by primary key (`OFFSET 0` keeps the lookup a nested loop: a
+/// function's rows are only an estimate, and over a small table the
+/// planner hashed the whole table instead).
 ///
-/// 1. `walked`: the newest [`search_walk!`] posts the viewer may see below
-///    the cursor (`$walk`, selecting `id, title_lower`, newest first), and
-///    `hits`, those whose title holds the term: a common term stops here,
-///    after a few rows (the walk is read only as far as `hits` needs).
-/// 2. Only when the hits fall short of `limit + offset`: below the oldest
-///    post walked (`edge`), block by block of ids (`id >> 18`, as
-///    `post_title_keys` salts its keys), newest first, the index yields
-///    the block's candidates, each checked on the row (the term by
-///    `strpos`, a plain substring; the cursor; `$visible`) and sorted, and
-///    the walk over blocks stops at the block that fills the page. The
-///    keys asked are the term's `$pieces` salted with the block and each
-///    of `$classes`, the key classes the viewer may see (`post_key_seed`):
-///    a rare piece makes each block's scan a few index pages.
-///
-/// The candidates come from a subquery holding the index condition alone
-/// (`OFFSET 0`): with the visibility or the cursor beside it, the planner
-/// ANDed the index with a bitmap of 600,000 published posts (240 ms).
-/// Rows are read with their columns only for the page.
+/// The search itself (the newest 200 visible posts, then the title index
+/// block by block, `posts_title_keys_idx`, migration V10) runs inside the
+/// function, whose plan PostgreSQL keeps per server connection, generic:
+/// as one statement planned per request it cost about three times its
+/// execution in planning (benches/RESULTS.md), and a named prepared
+/// statement is not available behind a transaction pooler. What is left
+/// here is small to plan, and prepared once per connection when connected
+/// directly.
 macro_rules! keyed_search {
-    (
-        walk: $walk:expr,
-        visible: $visible:expr,
-        classes: [$($class:expr),+],
-        term: $term:literal,
-        pieces: $pieces:literal,
-        reach: $reach:literal,
-        limit: $limit:literal,
-        offset: $offset:literal $(,)?
-    ) => {
+    (search: $search:expr, limit: $limit:literal, offset: $offset:literal $(,)?) => {
         page_of!(concat!(
-            "SELECT ",
-            post_columns!(),
-            " FROM (WITH walked AS MATERIALIZED (",
-            $walk,
-            "), hits AS MATERIALIZED (SELECT id FROM walked WHERE strpos(title_lower, ",
-            $term,
-            ") > 0 LIMIT ",
-            $reach,
-            // The oldest post walked, if the walk was full.
-            "), edge AS MATERIALIZED (SELECT id FROM walked OFFSET ",
-            search_walk!(),
-            " - 1 LIMIT 1), far AS (SELECT f.id FROM generate_series((SELECT id FROM edge) >> 18, 0, -1) AS b",
-            " CROSS JOIN LATERAL (SELECT id FROM (SELECT id, owner_id, published, title_lower FROM posts WHERE false",
-            $(
-                " OR post_title_keys(id, owner_id, published, title_lower) @> ARRAY(SELECT hashtextextended(g, post_key_seed(b, ",
-                $class,
-                ")) FROM unnest(",
-                $pieces,
-                "::text[]) AS g)",
-            )+
-            " OFFSET 0) AS c WHERE id < (SELECT id FROM edge) AND strpos(title_lower, ",
-            $term,
-            ") > 0",
-            $visible,
-            " ORDER BY id DESC) AS f WHERE (SELECT count(*) FROM hits) < ",
-            $reach,
-            " LIMIT ",
-            $reach,
-            ") SELECT id FROM hits UNION ALL SELECT id FROM far ORDER BY id DESC LIMIT ",
+            "SELECT p.* FROM (SELECT id FROM ",
+            $search,
+            " AS s (id) ORDER BY id DESC LIMIT ",
             $limit,
             " OFFSET ",
             $offset,
-            ") AS page JOIN posts USING (id)"
+            ") AS page CROSS JOIN LATERAL (SELECT ",
+            post_columns!(),
+            " FROM posts WHERE posts.id = page.id OFFSET 0) AS p"
         ))
     };
 }
 
 /// [`LIST_ALL_SEARCH`] for a term with pieces ([`search_pieces`]), through
-/// the title index ([`keyed_search!`]): `$1` the cursor (`before`; `NULL`
-/// for none), `$2` limit, `$3` offset, `$4` limit + offset (saturated),
-/// `$5` the folded term, `$6` its pieces. The walk is the primary key's;
-/// the keys asked are those of published posts and of any draft.
+/// the title index ([`keyed_search!`], `post_search_all`): `$1` the cursor
+/// (`before`; `NULL` for none), `$2` limit, `$3` offset, `$4` limit +
+/// offset (saturated), `$5` the folded term, `$6` its pieces. The walk is
+/// the primary key's; the keys asked are those of published posts and of
+/// any draft.
 pub const LIST_ALL_SEARCH_KEYED: Sql = sql! {[INT8, INT8, INT8, INT8, TEXT, TEXT_ARRAY] keyed_search!(
-    walk: concat!(
-        "SELECT id, title_lower FROM posts WHERE ",
-        below_cursor!("$1"),
-        " ORDER BY id DESC LIMIT ",
-        search_walk!()
-    ),
-    visible: "",
-    classes: ["0", "-1"],
-    term: "$5",
-    pieces: "$6",
-    reach: "$4",
+    search: "post_search_all($5, $6, $1, $4)",
     limit: "$2",
     offset: "$3",
 )};
 
 /// [`LIST_VISIBLE_SEARCH`] for a term with pieces ([`search_pieces`]),
-/// through the title index ([`keyed_search!`]): `$1` viewer, `$2` limit,
-/// `$3` offset, `$4` limit + offset (saturated), `$5` the cursor, `$6` the
-/// folded term, `$7` its pieces. The walk merges published posts and the
-/// viewer's drafts as [`LIST_VISIBLE`] does; the keys asked are those of
-/// published posts and of the viewer's drafts, so the drafts of others are
-/// never candidates.
+/// through the title index ([`keyed_search!`], `post_search_visible`):
+/// `$1` viewer, `$2` limit, `$3` offset, `$4` limit + offset (saturated),
+/// `$5` the cursor, `$6` the folded term, `$7` its pieces. The walk
+/// merges published posts and the viewer's drafts as [`LIST_VISIBLE`]
+/// does; the keys asked are those of published posts and of the viewer's
+/// drafts, so the drafts of others are never candidates.
 pub const LIST_VISIBLE_SEARCH_KEYED: Sql = sql! {[INT8, INT8, INT8, INT8, INT8, TEXT, TEXT_ARRAY] keyed_search!(
-    walk: concat!(
-        "(SELECT id, title_lower FROM posts WHERE published AND ",
-        below_cursor!("$5"),
-        " ORDER BY id DESC LIMIT ",
-        search_walk!(),
-        ") UNION ALL (SELECT id, title_lower",
-        " FROM posts WHERE owner_id >= (SELECT $1::bigint) AND owner_id <= (SELECT $1::bigint)",
-        " AND NOT published AND ",
-        below_cursor!("$5"),
-        " ORDER BY owner_id, id DESC LIMIT ",
-        search_walk!(),
-        ") ORDER BY id DESC LIMIT ",
-        search_walk!()
-    ),
-    visible: " AND (published OR owner_id = $1)",
-    classes: ["0", "$1"],
-    term: "$6",
-    pieces: "$7",
-    reach: "$4",
+    search: "post_search_visible($1, $6, $7, $5, $4)",
     limit: "$2",
     offset: "$3",
 )};
