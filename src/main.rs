@@ -38,7 +38,9 @@ fn hashing(choice: PasswordHashing) -> app::Hashing {
         PasswordHashing::Worker => match std::env::current_exe() {
             Ok(program) => app::Hashing::Worker(program),
             Err(e) => {
-                tracing::warn!("password hashing in process: this executable's path is unknown: {e}");
+                tracing::warn!(
+                    "password hashing in process: this executable's path is unknown: {e}"
+                );
                 app::Hashing::InProcess
             }
         },

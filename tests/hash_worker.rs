@@ -79,7 +79,12 @@ async fn hashes_and_verifies_in_the_worker() {
     let exact = "é".repeat(36);
     let hash = hasher.hash(&password(&exact)).await.unwrap();
     assert!(hasher.verify(&exact, Some(&hash)).await.unwrap());
-    assert!(!hasher.verify(&format!("{exact}x"), Some(&hash)).await.unwrap());
+    assert!(
+        !hasher
+            .verify(&format!("{exact}x"), Some(&hash))
+            .await
+            .unwrap()
+    );
     // Neither does a stored value that is no bcrypt hash.
     let junk = posts_api::domain::PasswordHash::new("x".repeat(70_000));
     assert!(!hasher.verify("anything", Some(&junk)).await.unwrap());
@@ -160,7 +165,11 @@ async fn a_killed_worker_fails_its_requests_then_is_replaced() {
     let calls = join_all((0..4).map(|i| {
         let (hasher, hash) = (&hasher, &hash);
         async move {
-            let candidate = if i % 2 == 0 { "the real one" } else { "a wrong one" };
+            let candidate = if i % 2 == 0 {
+                "the real one"
+            } else {
+                "a wrong one"
+            };
             (i, hasher.verify(candidate, Some(hash)).await)
         }
     }));

@@ -84,7 +84,11 @@ impl BcryptHasher {
     }
 
     /// Hashes `password` on this process's blocking pool, holding `slot`.
-    pub(crate) async fn hash_here(&self, slot: OwnedSemaphorePermit, password: &Password) -> PasswordHash {
+    pub(crate) async fn hash_here(
+        &self,
+        slot: OwnedSemaphorePermit,
+        password: &Password,
+    ) -> PasswordHash {
         let (password, cost) = (password.clone(), self.cost);
         let hashed = run(slot, move || bcrypt::hash(password.expose(), cost)).await;
         // The cost was checked at start-up and the password is at most 72
@@ -186,10 +190,16 @@ mod tests {
     async fn verifies_and_never_truncates() {
         let hasher = BcryptHasher::new(4).unwrap();
         let exact = "a".repeat(72);
-        let hash = hasher.hash(&Password::parse(&exact).unwrap()).await.unwrap();
+        let hash = hasher
+            .hash(&Password::parse(&exact).unwrap())
+            .await
+            .unwrap();
         assert!(hasher.verify(&exact, Some(&hash)).await.unwrap());
         assert!(
-            !hasher.verify(&format!("{exact}b"), Some(&hash)).await.unwrap(),
+            !hasher
+                .verify(&format!("{exact}b"), Some(&hash))
+                .await
+                .unwrap(),
             "73 bytes must not match"
         );
         assert!(!hasher.verify("wrong password", Some(&hash)).await.unwrap());

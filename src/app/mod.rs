@@ -94,11 +94,9 @@ async fn build_hasher(
     };
     match WorkerHasher::start(local, program).await {
         Ok((worker, scheduling)) => {
-            tracing::info!(
-                pid = worker.worker_pid().await,
-                %scheduling,
-                "password hashing in a worker process"
-            );
+            // Not awaited inside the macro: its arguments are not `Send`.
+            let pid = worker.worker_pid().await;
+            tracing::info!(pid, %scheduling, "password hashing in a worker process");
             Ok(Arc::new(worker))
         }
         Err((local, e)) => {

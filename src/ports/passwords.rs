@@ -25,6 +25,9 @@ pub trait PasswordHasher: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError`] when the check could not be done.
-    async fn verify(&self, candidate: &str, hash: Option<&PasswordHash>)
-    -> Result<bool, StoreError>;
+    async fn verify(
+        &self,
+        candidate: &str,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, StoreError>;
 }

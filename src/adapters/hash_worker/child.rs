@@ -21,7 +21,12 @@ pub fn run() -> ExitCode {
     let scheduling = isolate();
     idle_priority();
     let out = Arc::new(Mutex::new(io::stdout()));
-    if send(&out, &protocol::reply(0, protocol::HELLO, scheduling.as_bytes())).is_err() {
+    if send(
+        &out,
+        &protocol::reply(0, protocol::HELLO, scheduling.as_bytes()),
+    )
+    .is_err()
+    {
         return ExitCode::FAILURE;
     }
     let (tx, rx) = mpsc::channel::<Frame>();
@@ -77,7 +82,12 @@ fn serve(requests: &Mutex<Receiver<Frame>>, out: &Mutex<io::Stdout>) {
         };
         let Ok(request) = next else { return };
         let (status, payload) = answer(&request);
-        if send(out, &protocol::reply(request.id(), status, payload.as_bytes())).is_err() {
+        if send(
+            out,
+            &protocol::reply(request.id(), status, payload.as_bytes()),
+        )
+        .is_err()
+        {
             // The service is gone; the reader sees it too.
             return;
         }

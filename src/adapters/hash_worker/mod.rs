@@ -141,10 +141,7 @@ impl WorkerHasher {
     /// diagnostics).
     pub async fn worker_pid(&self) -> Option<u32> {
         let slot = self.worker.lock().await;
-        slot.worker
-            .as_ref()
-            .filter(|w| w.is_alive())
-            .map(|w| w.pid)
+        slot.worker.as_ref().filter(|w| w.is_alive()).map(|w| w.pid)
     }
 
     /// A live worker's request queue and pending table, starting a new
@@ -226,7 +223,9 @@ fn lost() -> StoreError {
 fn garbled(what: &str, reply: &Frame) -> StoreError {
     if reply.kind() == protocol::FAILED {
         let reason = String::from_utf8_lossy(reply.payload());
-        StoreError::Unavailable(format!("the password hashing worker failed to {what}: {reason}"))
+        StoreError::Unavailable(format!(
+            "the password hashing worker failed to {what}: {reason}"
+        ))
     } else {
         StoreError::Unavailable(format!(
             "the password hashing worker answered {} to {what}",
@@ -244,8 +243,8 @@ impl PasswordHasher for WorkerHasher {
         let build = |id| protocol::hash_request(id, cost, password.expose().as_bytes());
         match self.ask(slot, build).await {
             Asked::Reply(reply) if reply.kind() == protocol::HASHED => {
-                let hash = std::str::from_utf8(reply.payload())
-                    .map_err(|_| garbled("hash", &reply))?;
+                let hash =
+                    std::str::from_utf8(reply.payload()).map_err(|_| garbled("hash", &reply))?;
                 Ok(PasswordHash::new(hash.to_owned()))
             }
             Asked::Reply(reply) => Err(garbled("hash", &reply)),
@@ -274,8 +273,7 @@ impl PasswordHasher for WorkerHasher {
             (false, self.local.verify_target("", None).1)
         };
         let build = |id| {
-            protocol::verify_request(id, asked.expose(), sent)
-                .expect("checked to fit just above")
+            protocol::verify_request(id, asked.expose(), sent).expect("checked to fit just above")
         };
         match self.ask(slot, build).await {
             Asked::Reply(reply) => match reply.kind() {
@@ -471,7 +469,11 @@ fn read_replies(
         }
         (None, _) => tracing::warn!(pid, ?status, "the password hashing worker exited"),
         (Some(e), _) => {
-            tracing::warn!(pid, ?status, "the password hashing worker broke its pipe: {e}");
+            tracing::warn!(
+                pid,
+                ?status,
+                "the password hashing worker broke its pipe: {e}"
+            );
         }
     }
 }

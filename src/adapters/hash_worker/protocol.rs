@@ -61,7 +61,14 @@ pub fn hash_request(id: u64, cost: u8, password: &[u8]) -> SecretSlice<u8> {
 /// A [`VERIFY`] request; `None` when the hash is too long to be one.
 pub fn verify_request(id: u64, hash: &str, candidate: &[u8]) -> Option<SecretSlice<u8>> {
     let len = u16::try_from(hash.len()).ok()?;
-    Some(frame(id, VERIFY, &[&len.to_le_bytes(), hash.as_bytes(), candidate]).into())
+    Some(
+        frame(
+            id,
+            VERIFY,
+            &[&len.to_le_bytes(), hash.as_bytes(), candidate],
+        )
+        .into(),
+    )
 }
 
 /// A reply frame.
@@ -145,12 +152,19 @@ mod tests {
 
         let answer = reply(3, MATCHED, b"");
         let parsed = body(&answer);
-        assert_eq!((parsed.id(), parsed.kind(), parsed.payload()), (3, MATCHED, &b""[..]));
+        assert_eq!(
+            (parsed.id(), parsed.kind(), parsed.payload()),
+            (3, MATCHED, &b""[..])
+        );
     }
 
     #[test]
     fn broken_frames_are_refused() {
-        assert_eq!(body_len(8u32.to_le_bytes()), None, "no room for id and kind");
+        assert_eq!(
+            body_len(8u32.to_le_bytes()),
+            None,
+            "no room for id and kind"
+        );
         let too_long = u32::try_from(MAX_FRAME + 1).unwrap();
         assert_eq!(body_len(too_long.to_le_bytes()), None);
         assert!(Frame::new(vec![0; 8]).is_none());
