@@ -33,6 +33,18 @@ pub enum DatabasePooler {
     Transaction,
 }
 
+/// Where the `serve` command computes password hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PasswordHashing {
+    /// In a child process of the service (`posts-api hash-worker`), in a
+    /// session and so a scheduling group of its own at the lowest
+    /// priority: a login storm does not slow the reads or the database.
+    /// Falls back to `in-process` (logged) where the child cannot start.
+    Worker,
+    /// On the service's own blocking threads.
+    InProcess,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -77,6 +89,10 @@ pub enum Command {
     Openapi,
     /// Apply pending database migrations to `DATABASE_URL`, then exit.
     Migrate,
+    /// The password hashing worker that `serve` starts (internal: speaks a
+    /// binary protocol on stdin and stdout).
+    #[command(hide = true)]
+    HashWorker,
 }
 
 /// Every setting, from flags and environment variables.
@@ -143,6 +159,16 @@ pub struct Config {
     /// bcrypt cost, 4 to 31.
     #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
     pub bcrypt_cost: u32,
+    /// Where `serve` computes password hashes: `worker` (a child process at
+    /// the lowest priority) or `in-process`.
+    #[arg(
+        long,
+        env = "PASSWORD_HASHING",
+        value_enum,
+        default_value = "worker",
+        global = true
+    )]
+    pub password_hashing: PasswordHashing,
     /// Create or promote this admin at start-up.
     #[arg(long, env = "ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
@@ -271,6 +297,17 @@ mod tests {
         assert_eq!((c.max_connections, c.request_timeout_seconds), (10_000, 30));
         assert!(c.jwt_secret.is_none() && c.database_url.is_none());
         assert_eq!(c.database_pooler, DatabasePooler::None);
+        assert_eq!(c.password_hashing, PasswordHashing::Worker);
+    }
+
+    #[test]
+    fn hashing_is_worker_or_in_process() {
+        let parse = |value| Cli::try_parse_from(["posts-api", "--password-hashing", value]);
+        let hashing = parse("in-process").unwrap().config.password_hashing;
+        assert_eq!(hashing, PasswordHashing::InProcess);
+        assert!(parse("threads").is_err());
+        let worker = Cli::try_parse_from(["posts-api", "hash-worker"]).unwrap();
+        assert!(matches!(worker.command, Some(Command::HashWorker)));
     }
 
     #[test]

@@ -1,20 +1,57 @@
 //! The `posts-api` binary: parse the configuration, start logging, run the
-//! chosen command.
+//! chosen command. The hidden `hash-worker` command is the password
+//! hashing process that `serve` starts (`adapters::hash_worker`); it runs
+//! without the async runtime.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 use posts_api::adapters::clock::SystemClock;
-use posts_api::config::{Cli, Command};
+use posts_api::adapters::hash_worker;
+use posts_api::config::{Cli, Command, PasswordHashing};
 use posts_api::domain::{EmailAddress, Password};
 use posts_api::{app, http, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::HashWorker)) {
+        return hash_worker::run_worker();
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where `serve` hashes passwords: in a worker process running this very
+/// executable, unless configured otherwise or the executable is unknown.
+fn hashing(choice: PasswordHashing) -> app::Hashing {
+    match choice {
+        PasswordHashing::InProcess => app::Hashing::InProcess,
+        PasswordHashing::Worker => match std::env::current_exe() {
+            Ok(program) => app::Hashing::Worker(program),
+            Err(e) => {
+                tracing::warn!(
+                    "password hashing in process: this executable's path is unknown: {e}"
+                );
+                app::Hashing::InProcess
+            }
+        },
+    }
+}
+
+/// Runs every command but `hash-worker`.
+async fn run(cli: Cli) -> ExitCode {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::HashWorker => hash_worker::run_worker(),
         Command::Openapi => {
             println!("{}", http::openapi_json());
             ExitCode::SUCCESS
@@ -69,7 +106,8 @@ async fn main() -> ExitCode {
             telemetry::init(&config.rust_log, config.log_format);
             // Before the ready line, so an early SIGTERM is not lost.
             let signal = app::shutdown_signal();
-            let running = match app::start(&config, Arc::new(SystemClock)).await {
+            let hashing = hashing(config.password_hashing);
+            let running = match app::start_hashing(&config, Arc::new(SystemClock), &hashing).await {
                 Ok(running) => running,
                 Err(e) => {
                     tracing::error!("cannot start: {e}");

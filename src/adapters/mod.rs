@@ -2,6 +2,7 @@
 
 pub mod bcrypt;
 pub mod clock;
+pub mod hash_worker;
 pub mod jwt;
 pub mod memory;
 pub mod postgres;

@@ -6,8 +6,9 @@ mod error;
 mod run;
 
 pub use error::StartError;
-pub use run::{RunningApp, shutdown_signal, start, start_with};
+pub use run::{RunningApp, shutdown_signal, start, start_hashing, start_with};
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -15,13 +16,14 @@ use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
 use crate::adapters::bcrypt::BcryptHasher;
+use crate::adapters::hash_worker::WorkerHasher;
 use crate::adapters::jwt::{JwtTokens, random_token_ids};
 use crate::adapters::memory::{MemoryStore, MemoryThrottle};
 use crate::adapters::postgres::{PgSettings, PgStore, PostgresThrottle};
 use crate::adapters::stepwise::Stepwise;
 use crate::config::{Config, DatabasePooler, StoreKind};
 use crate::domain::{EmailAddress, Password};
-use crate::ports::{Clock, PoolMonitor, Ports, ThrottleLimits};
+use crate::ports::{Clock, PasswordHasher, PoolMonitor, Ports, ThrottleLimits};
 use crate::service::Service;
 
 /// The shortest signing key accepted, in bytes: HS256's own output size,
@@ -68,6 +70,42 @@ fn jwt_secret(config: &Config) -> Result<SecretString, StartError> {
     }
 }
 
+/// Where password hashes are computed. The binary's `serve` chooses
+/// ([`crate::config::PasswordHashing`]); everything else (tests, other
+/// embedders, `create-admin`) hashes in process, since the worker is the
+/// `posts-api` binary itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hashing {
+    /// On this process's blocking threads ([`BcryptHasher`]).
+    InProcess,
+    /// In a child process running `PROGRAM hash-worker` ([`WorkerHasher`]),
+    /// in process where it cannot start.
+    Worker(PathBuf),
+}
+
+/// The password hasher `hashing` asks for, at the configured cost.
+async fn build_hasher(
+    config: &Config,
+    hashing: &Hashing,
+) -> Result<Arc<dyn PasswordHasher>, StartError> {
+    let local = BcryptHasher::new(config.bcrypt_cost)?;
+    let Hashing::Worker(program) = hashing else {
+        return Ok(Arc::new(local));
+    };
+    match WorkerHasher::start(local, program).await {
+        Ok((worker, scheduling)) => {
+            // Not awaited inside the macro: its arguments are not `Send`.
+            let pid = worker.worker_pid().await;
+            tracing::info!(pid, %scheduling, "password hashing in a worker process");
+            Ok(Arc::new(worker))
+        }
+        Err((local, e)) => {
+            tracing::warn!("password hashing in process: the worker did not start: {e}");
+            Ok(Arc::new(local))
+        }
+    }
+}
+
 /// The ports and, with a database, its pool for the metrics.
 type Stores = (Ports, Option<Arc<dyn PoolMonitor>>);
 
@@ -76,11 +114,15 @@ type Stores = (Ports, Option<Arc<dyn PoolMonitor>>);
 /// # Errors
 /// [`StartError`] for bad settings or an unreachable store.
 pub async fn build_ports(config: &Config, clock: Arc<dyn Clock>) -> Result<Ports, StartError> {
-    Ok(build_stores(config, clock).await?.0)
+    Ok(build_stores(config, clock, &Hashing::InProcess).await?.0)
 }
 
 /// [`build_ports`], and the pool monitor the HTTP layer shows.
-async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, StartError> {
+async fn build_stores(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    hashing: &Hashing,
+) -> Result<Stores, StartError> {
     let secret = jwt_secret(config)?;
     let lifetime = Duration::minutes(i64::from(config.access_token_expire_minutes));
     let previous: Vec<String> = config
@@ -99,7 +141,7 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
         )
         .with_refresh_lifetime(refresh_lifetime),
     );
-    let hasher = BcryptHasher::new(config.bcrypt_cost)?;
+    let hasher = build_hasher(config, hashing).await?;
     let limits = ThrottleLimits {
         max_failures: config.login_max_failures,
         max_failures_per_addr: config.login_max_failures_per_addr,
@@ -115,7 +157,7 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
                 votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),
                 token_verifier: tokens,
-                passwords: Arc::new(hasher),
+                passwords: hasher,
                 logins: Arc::new(Stepwise::new(
                     Arc::new(store.clone()),
                     Arc::new(store),
@@ -140,7 +182,7 @@ async fn build_stores(config: &Config, clock: Arc<dyn Clock>) -> Result<Stores, 
                 votes: Arc::new(store.clone()),
                 token_issuer: tokens.clone(),
                 token_verifier: tokens,
-                passwords: Arc::new(hasher),
+                passwords: hasher,
                 // In the database: every instance enforces one limit; a
                 // login or password change is two statements.
                 logins: Arc::new(PostgresThrottle::new(store.clone(), limits)),
@@ -204,15 +246,16 @@ pub async fn migrate(config: &Config, clock: Arc<dyn Clock>) -> Result<Vec<Strin
 /// # Errors
 /// [`StartError`] for bad settings or an unreachable store.
 pub async fn build_service(config: &Config, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
-    Ok(build(config, clock).await?.0)
+    Ok(build(config, clock, &Hashing::InProcess).await?.0)
 }
 
 /// [`build_service`], and the pool monitor the HTTP layer shows.
 async fn build(
     config: &Config,
     clock: Arc<dyn Clock>,
+    hashing: &Hashing,
 ) -> Result<(Service, Option<Arc<dyn PoolMonitor>>), StartError> {
-    let (ports, pool) = build_stores(config, clock).await?;
+    let (ports, pool) = build_stores(config, clock, hashing).await?;
     let service = Service::new(ports);
     match (&config.admin_email, &config.admin_password) {
         (Some(email), Some(password)) => {

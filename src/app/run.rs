@@ -9,7 +9,7 @@ use poem::endpoint::BoxEndpoint;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{StartError, build};
+use super::{Hashing, StartError, build};
 use crate::config::Config;
 use crate::ports::{Clock, PoolMonitor};
 use crate::service::Service;
@@ -59,12 +59,25 @@ impl RunningApp {
 /// How long requests in flight may take to finish at shutdown.
 const GRACE: Duration = Duration::from_secs(30);
 
-/// Builds everything and starts serving on `config.bind_addr`.
+/// Builds everything and starts serving on `config.bind_addr`, hashing
+/// passwords in process.
 ///
 /// # Errors
 /// [`StartError`] for bad settings, an unreachable store, or a busy port.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<RunningApp, StartError> {
-    let (service, pool) = build(config, clock).await?;
+    start_hashing(config, clock, &Hashing::InProcess).await
+}
+
+/// [`start`], hashing passwords where `hashing` says.
+///
+/// # Errors
+/// [`StartError`] for bad settings, an unreachable store, or a busy port.
+pub async fn start_hashing(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    hashing: &Hashing,
+) -> Result<RunningApp, StartError> {
+    let (service, pool) = build(config, clock, hashing).await?;
     serve(config, service, pool).await
 }
 

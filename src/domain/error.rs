@@ -19,7 +19,9 @@ pub mod message {
     pub const UNAVAILABLE: &str = "Service temporarily unavailable";
 }
 
-/// A store failure the client cannot fix (database down, pool exhausted).
+/// A store failure the client cannot fix (database down, pool exhausted),
+/// or a password hash that could not be computed (the hashing worker
+/// process died with it).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The store did not answer; the context is for logs, never for clients.

@@ -41,7 +41,7 @@ impl Service {
         email: EmailAddress,
         password: Password,
     ) -> Result<User, RegisterError> {
-        let password_hash = self.ports.passwords.hash(&password).await;
+        let password_hash = self.ports.passwords.hash(&password).await?;
         let new = NewUser {
             email: email.clone(),
             password_hash,
@@ -76,7 +76,7 @@ impl Service {
                     .ports
                     .passwords
                     .verify(password.expose(), Some(&hash))
-                    .await
+                    .await?
                 {
                     return Err(EnsureAdminError::NotTheOwner(email));
                 }
@@ -86,7 +86,7 @@ impl Service {
                     KeepAdmin::NotFound | KeepAdmin::LastAdmin => continue,
                 }
             }
-            let password_hash = self.ports.passwords.hash(&password).await;
+            let password_hash = self.ports.passwords.hash(&password).await?;
             let new = NewUser {
                 email: email.clone(),
                 password_hash,
@@ -135,7 +135,7 @@ impl Service {
             .ports
             .passwords
             .verify(password, found.as_ref().map(|(_, hash)| hash))
-            .await;
+            .await?;
         match found {
             Some((user, hash)) if matches => {
                 let (new, refresh) = self.new_session(&user, hash, user_agent);

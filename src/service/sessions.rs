@@ -131,12 +131,13 @@ impl Service {
             .passwords
             .verify(current, check.hash.as_ref())
             .await
+            .map_err(PasswordChangeError::Store)?
         {
             // The attempt stays counted.
             return Err(PasswordChangeError::Incorrect);
         }
         let key = ThrottleKey::new(check.user.email.as_str(), addr);
-        let hash = self.ports.passwords.hash(&new).await;
+        let hash = self.ports.passwords.hash(&new).await?;
         self.ports
             .logins
             .finish_password_change(&key, attempt, user, hash, keep)
