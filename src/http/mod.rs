@@ -20,14 +20,18 @@ mod sessions;
 mod users;
 mod votes;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::Either;
 
 use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Middleware, PathPattern, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
+use poem_openapi::base::UrlQuery;
+use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 use crate::config::Config;
 use crate::domain::{PostId, SessionId, UserId};
@@ -183,11 +187,12 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
 /// The application inside the observation layer: the request's data and
 /// body limit, then the routes. The routes served outside the OpenAPI
 /// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
-/// their own; every other path goes straight to poem-openapi's endpoint,
-/// as the root nest of one router did (the same route patterns, without
-/// the nest's copy of the URI and its two boxed futures per request).
+/// their own; every other path goes straight to the API's routes
+/// ([`api_routes`]), as the root nest of one router did (the same route
+/// patterns, without the nest's copy of the URI and its two boxed futures
+/// per request).
 struct Dispatch {
-    api: BoxEndpoint<'static>,
+    api: Route,
     undocumented: Route,
     service: Service,
     metrics: metrics::Metrics,
@@ -203,7 +208,79 @@ impl Endpoint for Dispatch {
         if observe::is_undocumented(req.uri().path()) {
             self.undocumented.call(req).await
         } else {
+            // What poem-openapi's endpoint does first (its operations'
+            // query parameters read it); without a query, no allocation.
+            let query: Vec<(String, String)> = req.params().unwrap_or_default();
+            req.extensions_mut().insert(UrlQuery(query));
             self.api.call(req).await
+        }
+    }
+}
+
+/// The API's operations as poem-openapi's `OpenApiService::into_endpoint`
+/// routes them (one `Route`, per path the operations by method), minus
+/// its layers around each request: the query is extracted by
+/// [`Dispatch`] rather than by a `before` layer and a boxed endpoint, and
+/// each path picks its operation with [`Methods`] rather than poem's
+/// `RouteMethod`, which boxes each operation's (already boxed) endpoint
+/// once more.
+fn api_routes(apis: Apis) -> Route {
+    let mut operation_ids = std::collections::HashSet::new();
+    for operation in Apis::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .flat_map(|path| path.operations)
+    {
+        if let Some(id) = operation.operation_id {
+            assert!(operation_ids.insert(id), "duplicate operation id: {id}");
+        }
+    }
+    let mut items = HashMap::new();
+    apis.add_routes(&mut items);
+    items.into_iter().fold(Route::new(), |route, (path, ops)| {
+        route.at(
+            path,
+            Methods {
+                ops: ops.into_iter().collect(),
+            },
+        )
+    })
+}
+
+/// One path's operations by method, as poem's `RouteMethod` answers: the
+/// operation of the request's method; `HEAD` without one of its own is
+/// the `GET` operation without its body; any other method is 405 (the
+/// observation layer adds `Allow`).
+struct Methods {
+    ops: Vec<(Method, BoxEndpoint<'static>)>,
+}
+
+impl Methods {
+    fn find(&self, method: &Method) -> Option<&BoxEndpoint<'static>> {
+        self.ops.iter().find(|(m, _)| m == method).map(|(_, ep)| ep)
+    }
+}
+
+impl Endpoint for Methods {
+    type Output = poem::Response;
+
+    fn call(
+        &self,
+        mut req: poem::Request,
+    ) -> impl Future<Output = poem::Result<Self::Output>> + Send {
+        // The operation's own (boxed) future, not one more around it.
+        match self.find(req.method()) {
+            Some(ep) => Either::Left(ep.call(req)),
+            None => Either::Right(async move {
+                let get = self.find(&Method::GET).filter(|_| req.method() == Method::HEAD);
+                let Some(ep) = get else {
+                    return Err(poem::error::MethodNotAllowedError.into());
+                };
+                req.set_method(Method::GET);
+                let mut resp = ep.call(req).await?;
+                resp.set_body(());
+                Ok(resp)
+            }),
         }
     }
 }
@@ -258,7 +335,7 @@ pub fn endpoint(
         )
         .at("/metrics", make_sync(move |_| exporter.render()));
     let plain = Arc::new(Dispatch {
-        api: api.into_endpoint(),
+        api: api_routes(Apis::default()),
         undocumented,
         service,
         metrics: metrics.clone(),
