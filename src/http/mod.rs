@@ -30,7 +30,9 @@ use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
-use poem_openapi::base::UrlQuery;
+// Reachable only through `__private` (what its derive macros name): the
+// type the operations read their query parameters from.
+use poem_openapi::__private::UrlQuery;
 use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 use crate::config::Config;
@@ -195,7 +197,6 @@ struct Dispatch {
     api: Route,
     undocumented: Route,
     service: Service,
-    metrics: metrics::Metrics,
 }
 
 impl Endpoint for Dispatch {
@@ -203,7 +204,6 @@ impl Endpoint for Dispatch {
 
     async fn call(&self, mut req: poem::Request) -> poem::Result<Self::Output> {
         req.set_data(self.service.clone());
-        req.set_data(self.metrics.clone());
         limits::limit_body(&mut req, limits::MAX_BODY_BYTES);
         if observe::is_undocumented(req.uri().path()) {
             self.undocumented.call(req).await
@@ -326,6 +326,8 @@ pub fn endpoint(
     };
     let metrics = metrics::Metrics::with_pool(pool);
     let exporter = metrics.clone();
+    let mut apis = Apis::default();
+    apis.0.metrics = metrics.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(&spec));
     let undocumented = Route::new()
         .nest("/docs", docs)
@@ -335,10 +337,9 @@ pub fn endpoint(
         )
         .at("/metrics", make_sync(move |_| exporter.render()));
     let plain = Arc::new(Dispatch {
-        api: api_routes(Apis::default()),
+        api: api_routes(apis),
         undocumented,
         service,
-        metrics: metrics.clone(),
     });
     let cors = plain
         .clone()
