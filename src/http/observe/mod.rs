@@ -119,7 +119,8 @@ impl Endpoint for Observed {
         let mut resp = answer.instrument(span).await;
         headers::add(&mut resp, allow, uri.path());
         access::record(metrics, allow, method, started, &resp, id_str);
-        resp.headers_mut().insert(REQUEST_ID, id);
+        resp.headers_mut()
+            .insert(request_id::REQUEST_ID_NAME.clone(), id);
         Ok(resp)
     }
 }
