@@ -160,11 +160,11 @@ impl<E: Endpoint<Output = Response>> Endpoint for AuthFirst<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         // The header value is shared bytes: cheaper to keep than the token
-        // copied, on every request, for the rare answer that needs it.
+        // copied (or even read), on every request, for the rare answer that
+        // needs it.
         let checked = req
             .headers()
             .get(header::AUTHORIZATION)
-            .filter(|v| token_of(v).is_some())
             .cloned()
             .zip(req.data::<Service>().cloned());
         let answer = self.0.call(req).await;
@@ -178,9 +178,11 @@ impl<E: Endpoint<Output = Response>> Endpoint for AuthFirst<E> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             StatusCode::UNPROCESSABLE_ENTITY,
         ];
-        if let Some((value, service)) = checked.filter(|_| shape.contains(&status)) {
+        let checked = checked.filter(|_| shape.contains(&status));
+        if let Some((value, service)) = checked
+            && let Some(token) = token_of(&value)
+        {
             // A blank token was refused (401) before any of these.
-            let token = token_of(&value).unwrap_or_default();
             service
                 .authenticate(token.trim())
                 .await
