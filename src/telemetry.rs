@@ -54,10 +54,12 @@ impl<'writer> FormatFields<'writer> for TextFields {
         let mut visitor = TextVisitor {
             plain: !writer.has_ansi_escapes(),
             writer,
+            staged: Staged::default(),
             is_empty: true,
             result: Ok(()),
         };
         fields.record(&mut visitor);
+        visitor.flush();
         visitor.result
     }
 }
@@ -65,6 +67,10 @@ impl<'writer> FormatFields<'writer> for TextFields {
 /// See [`TextFields`]; whatever is not plain goes to `DefaultVisitor`.
 struct TextVisitor<'a> {
     writer: Writer<'a>,
+    /// Plain fields are staged here and written in one piece: the span's
+    /// `String` is then allocated once, at its size, instead of growing
+    /// field by field.
+    staged: Staged,
     plain: bool,
     is_empty: bool,
     result: fmt::Result,
@@ -73,10 +79,72 @@ struct TextVisitor<'a> {
 impl TextVisitor<'_> {
     /// `DefaultVisitor` writes this field, after what was written so far.
     fn default(&mut self, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
+        self.flush();
         let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
         record(&mut default);
-        self.result = default.finish();
+        self.result = self.result.and(default.finish());
         self.is_empty = false;
+    }
+
+    /// Writes what is staged.
+    fn flush(&mut self) {
+        if self.staged.len > 0 {
+            let staged = std::str::from_utf8(&self.staged.bytes[..self.staged.len]);
+            self.result = self
+                .result
+                .and_then(|()| self.writer.write_str(staged.map_err(|_| fmt::Error)?));
+            self.staged.len = 0;
+        }
+    }
+
+    /// Stages `text`, or writes it when the stage is full.
+    fn put(&mut self, text: &str) -> fmt::Result {
+        if self.staged.push(text) {
+            return Ok(());
+        }
+        self.flush();
+        self.result?;
+        if self.staged.push(text) {
+            Ok(())
+        } else {
+            self.writer.write_str(text)
+        }
+    }
+}
+
+/// Bytes staged for [`TextVisitor`]: whole `str`s, so always UTF-8.
+struct Staged {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Default for Staged {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl Staged {
+    /// Appends `text` if it fits.
+    fn push(&mut self, text: &str) -> bool {
+        let end = self.len + text.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(text.as_bytes());
+                self.len = end;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl fmt::Write for TextVisitor<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.put(text)
     }
 }
 
@@ -93,12 +161,13 @@ impl Visit for TextVisitor<'_> {
         // fields, then `name=value`, the value as `Debug`.
         let pad = if self.is_empty { "" } else { " " };
         self.is_empty = false;
-        self.result = (|| {
-            self.writer.write_str(pad)?;
-            self.writer.write_str(name)?;
-            self.writer.write_char('=')?;
-            write!(self.writer, "{value:?}")
+        let written = (|| {
+            self.put(pad)?;
+            self.put(name)?;
+            self.put("=")?;
+            fmt::Write::write_fmt(self, format_args!("{value:?}"))
         })();
+        self.result = self.result.and(written);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
