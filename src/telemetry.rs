@@ -209,7 +209,10 @@ mod tests {
             let _in = span.enter();
             let err = std::io::Error::other("disk on fire");
             tracing::warn!(error = %err, n = 3, ok = true, text = "quoted", r#type = "raw", "store unavailable");
-            tracing::error!(error = &err as &(dyn std::error::Error + 'static), "with an error");
+            tracing::error!(
+                error = &err as &(dyn std::error::Error + 'static),
+                "with an error"
+            );
             tracing::info!(message = "only a message");
         });
         String::from_utf8(out.lock().unwrap().clone()).unwrap()
@@ -233,7 +236,10 @@ mod tests {
         for ansi in [false, true] {
             let ours = written(TextFields, ansi);
             assert_eq!(ours, written(DefaultFields::new(), ansi));
-            assert!(ansi || ours.contains("request_id=abc-1 method=GET"), "{ours}");
+            assert!(
+                ansi || ours.contains("request_id=abc-1 method=GET"),
+                "{ours}"
+            );
         }
     }
 

@@ -226,8 +226,11 @@ mod tests {
         }
         let text = m.render();
         let bucket = |le: &str| {
-            let line = format!("http_request_duration_seconds_bucket{{route=\"/posts\",le=\"{le}\"}} ");
-            let at = text.find(&line).unwrap_or_else(|| panic!("{line} in {text}"));
+            let line =
+                format!("http_request_duration_seconds_bucket{{route=\"/posts\",le=\"{le}\"}} ");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {text}"));
             text[at + line.len()..].lines().next().unwrap().to_owned()
         };
         assert_eq!(bucket("0.0005"), "1");
