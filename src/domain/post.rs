@@ -47,6 +47,11 @@ impl PostTitle {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The title, given up: no copy where it is written out.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 /// Post content: 1 to 50,000 characters, not only white space, no NUL.
@@ -83,6 +88,11 @@ impl PostContent {
     /// The content.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The content, given up: no copy where it is written out.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 

@@ -70,6 +70,11 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The address, given up: no copy where it is written out.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Display for EmailAddress {

@@ -45,7 +45,10 @@ impl AllowTable {
                 methods.sort();
                 (segments, methods.join(", "), path.clone())
             })
-            .collect();
+            .collect::<Vec<(Vec<Segment>, String, String)>>();
+        for (segments, _, path) in &routes {
+            assert!(segments.len() < MAX_SEGMENTS, "{path}: too deep");
+        }
         Self { routes }
     }
 
@@ -85,22 +88,35 @@ impl AllowTable {
 
     /// The route whose segments fit `path`; `is_param` says which segments
     /// of `path` may only stand for a parameter. Allocates nothing: it runs
-    /// on every request.
+    /// on every request, twice. The path is split once, and a route of
+    /// another length is passed over without comparing a segment.
     fn find(
         &self,
         path: &str,
         is_param: impl Fn(&str) -> bool,
     ) -> Option<&(Vec<Segment>, String, String)> {
+        let mut parts = [""; MAX_SEGMENTS];
+        let mut n = 0;
+        for part in split(path) {
+            // Deeper than any route (all are shallower than the array).
+            let slot = parts.get_mut(n)?;
+            *slot = part;
+            n += 1;
+        }
+        let parts = &parts[..n];
         self.routes.iter().find(|(segments, _, _)| {
-            let mut parts = split(path);
-            segments.iter().all(|s| match (s, parts.next()) {
-                (Segment::Param, Some(_)) => true,
-                (Segment::Literal(l), Some(p)) => l == p && !is_param(p),
-                (_, None) => false,
-            }) && parts.next().is_none()
+            segments.len() == n
+                && segments.iter().zip(parts).all(|(s, p)| match s {
+                    Segment::Param => true,
+                    Segment::Literal(l) => l == p && !is_param(p),
+                })
         })
     }
 }
+
+/// More path segments than any documented route has (`from_spec`
+/// asserts it).
+const MAX_SEGMENTS: usize = 8;
 
 fn split(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())

@@ -16,9 +16,13 @@ use super::security::Auth;
 use crate::domain::{LoginError, RefreshToken};
 use crate::service::Service;
 
-/// The authentication routes.
+/// The authentication routes, counting failed and throttled logins in
+/// their own handle on the metrics (not one put in every request's data).
 #[derive(Default)]
-pub struct AuthApi;
+pub struct AuthApi {
+    /// Where failed and throttled logins are counted.
+    pub metrics: Metrics,
+}
 
 /// A token request, as the OAuth2 form or as JSON: the password grant or
 /// the refresh grant; `scope`, `client_id` and `client_secret` are
@@ -97,7 +101,6 @@ impl AuthApi {
     async fn login(
         &self,
         service: Data<&Service>,
-        metrics: Data<&Metrics>,
         remote: &RemoteAddr,
         headers: &HeaderMap,
         body: LoginRequest,
@@ -117,8 +120,8 @@ impl AuthApi {
                     .login(&username, &password, super::client_ip(remote), agent)
                     .await
                     .inspect_err(|e| match e {
-                        LoginError::InvalidCredentials => metrics.login_failed(),
-                        LoginError::Throttled { .. } => metrics.login_throttled(),
+                        LoginError::InvalidCredentials => self.metrics.login_failed(),
+                        LoginError::Throttled { .. } => self.metrics.login_throttled(),
                         LoginError::Store(_) => {}
                     })?
             }

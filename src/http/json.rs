@@ -3,7 +3,7 @@
 //! malformed JSON and 422 naming the field for a body of the wrong shape.
 //! `JsonOut`: a JSON answer written straight from its type by serde.
 
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
@@ -189,7 +189,10 @@ impl<T: Type> Payload for JsonOut<T> {
 impl<T: Serialize + Send> IntoResponse for JsonOut<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder().content_type(JSON_UTF8).body(body),
+            // A static header value: `content_type` would copy the string.
+            Ok(body) => Response::builder()
+                .header(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8))
+                .body(body),
             // Only a map with non-string keys can fail; no answer has one.
             Err(e) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()

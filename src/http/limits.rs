@@ -51,8 +51,9 @@ pub fn is_too_large(mut err: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Whether a request's handler is waiting for body bytes from the client
 /// right now: a read of the body returned `Pending` and has not been
-/// answered yet. The deadline layer (`super::observe`) puts one in each
-/// request's data; [`limit_body`]'s stream keeps it current.
+/// answered yet. The deadline layer (`super::observe`) puts one in the
+/// data of each request that has a body ([`has_body`]); [`limit_body`]'s
+/// stream keeps it current.
 #[derive(Debug, Clone, Default)]
 pub struct BodyWait(Arc<AtomicBool>);
 
@@ -71,12 +72,8 @@ impl BodyWait {
 /// (see the module documentation). Called by the application's dispatch
 /// rather than as a middleware: a layer fewer on every request.
 pub fn limit_body(req: &mut Request, limit: usize) {
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    if chunked || announced.is_some_and(|n| n > 0) {
+    let announced = announced(req);
+    if has_body(req) {
         // An announced size over the limit fails at the first read,
         // without waiting for the bytes.
         let over = announced.is_some_and(|n| n > limit as u64);
@@ -92,6 +89,20 @@ pub fn limit_body(req: &mut Request, limit: usize) {
         };
         req.set_body(Body::from_bytes_stream(stream));
     }
+}
+
+/// The size a request's `Content-Length` announces, if it is a number.
+fn announced(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+}
+
+/// Whether a request comes with a body to read (chunked, or a
+/// Content-Length over 0): the requests [`limit_body`] cuts, and the only
+/// ones whose handler can wait for the client's bytes ([`BodyWait`]).
+pub fn has_body(req: &Request) -> bool {
+    req.headers().contains_key(header::TRANSFER_ENCODING) || announced(req).is_some_and(|n| n > 0)
 }
 
 struct Limited<S> {

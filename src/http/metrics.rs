@@ -27,6 +27,7 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Default)]
 struct Histogram {
+    /// Requests by the smallest bucket that holds their latency.
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -50,10 +51,11 @@ impl RouteStats {
                 .fetch_add(1, Ordering::Relaxed),
         };
         let hist = &self.latency;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                hist.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        // Only the smallest bucket that holds it: one atomic add, not one
+        // per bucket above it (`render` sums them into Prometheus's
+        // cumulative buckets).
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            hist.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         hist.count.fetch_add(1, Ordering::Relaxed);
         hist.sum_micros
@@ -160,8 +162,9 @@ impl Metrics {
                 continue;
             };
             let h = &stats.latency;
+            let mut n = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let n = h.buckets[i].load(Ordering::Relaxed);
+                n += h.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
                     "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
@@ -214,6 +217,30 @@ pub fn render_pool(stats: &PoolStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_buckets_are_cumulative() {
+        let m = Metrics::default();
+        for seconds in [0.0001, 0.002, 0.002, 0.3, 9.0] {
+            m.observe("GET", "/posts", 200, seconds);
+        }
+        let text = m.render();
+        let bucket = |le: &str| {
+            let line =
+                format!("http_request_duration_seconds_bucket{{route=\"/posts\",le=\"{le}\"}} ");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {text}"));
+            text[at + line.len()..].lines().next().unwrap().to_owned()
+        };
+        assert_eq!(bucket("0.0005"), "1");
+        assert_eq!(bucket("0.001"), "1");
+        assert_eq!(bucket("0.0025"), "3");
+        assert_eq!(bucket("0.25"), "3");
+        assert_eq!(bucket("0.5"), "4");
+        assert_eq!(bucket("2.5"), "4");
+        assert_eq!(bucket("+Inf"), "5");
+    }
 
     #[test]
     fn pool_gauges_are_prometheus_text() {

@@ -20,14 +20,21 @@ mod sessions;
 mod users;
 mod votes;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::Either;
 
 use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Middleware, PathPattern, Route};
-use poem_openapi::{OpenApiService, Tags};
+use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
+// Reachable only through `__private` (what its derive macros name): the
+// type the operations read their query parameters from.
+use poem_openapi::__private::UrlQuery;
+use poem_openapi::registry::MetaParamIn;
+use poem_openapi::{OpenApi, OpenApiService, Tags};
 
 use crate::config::Config;
 use crate::domain::{PostId, SessionId, UserId};
@@ -183,14 +190,14 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
 /// The application inside the observation layer: the request's data and
 /// body limit, then the routes. The routes served outside the OpenAPI
 /// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
-/// their own; every other path goes straight to poem-openapi's endpoint,
-/// as the root nest of one router did (the same route patterns, without
-/// the nest's copy of the URI and its two boxed futures per request).
+/// their own; every other path goes straight to the API's routes
+/// ([`api_routes`]), as the root nest of one router did (the same route
+/// patterns, without the nest's copy of the URI and its two boxed futures
+/// per request).
 struct Dispatch {
-    api: BoxEndpoint<'static>,
+    api: Route,
     undocumented: Route,
     service: Service,
-    metrics: metrics::Metrics,
 }
 
 impl Endpoint for Dispatch {
@@ -198,12 +205,138 @@ impl Endpoint for Dispatch {
 
     async fn call(&self, mut req: poem::Request) -> poem::Result<Self::Output> {
         req.set_data(self.service.clone());
-        req.set_data(self.metrics.clone());
         limits::limit_body(&mut req, limits::MAX_BODY_BYTES);
         if observe::is_undocumented(req.uri().path()) {
             self.undocumented.call(req).await
         } else {
             self.api.call(req).await
+        }
+    }
+}
+
+/// The API's operations as poem-openapi's `OpenApiService::into_endpoint`
+/// routes them (one `Route`, per path the operations by method), minus
+/// its layers around each request: the query is extracted by [`Methods`]
+/// for the operations that read one, rather than for every request by a
+/// `before` layer and a boxed endpoint; and [`Methods`] picks the
+/// operation where poem's `RouteMethod` would box each operation's
+/// (already boxed) endpoint once more.
+fn api_routes(apis: Apis) -> Route {
+    let mut operation_ids = HashSet::new();
+    let mut queried = HashSet::new();
+    for path in Apis::meta().into_iter().flat_map(|api| api.paths) {
+        let key = route_key(&path.path);
+        for operation in path.operations {
+            if let Some(id) = operation.operation_id {
+                assert!(operation_ids.insert(id), "duplicate operation id: {id}");
+            }
+            let query = operation
+                .params
+                .iter()
+                .any(|p| matches!(p.in_type, MetaParamIn::Query));
+            if query {
+                queried.insert((key.clone(), operation.method));
+            }
+        }
+    }
+    let mut items = HashMap::new();
+    apis.add_routes(&mut items);
+    for (path, method) in &queried {
+        // An operation that reads its query and would not get one panics.
+        assert!(
+            items.get(path).is_some_and(|ops| ops.contains_key(method)),
+            "no route {method} {path}"
+        );
+    }
+    items.into_iter().fold(Route::new(), |route, (path, ops)| {
+        let ops = ops
+            .into_iter()
+            .map(|(method, ep)| {
+                let query = queried.contains(&(path.clone(), method.clone()));
+                (method, Operation { ep, query })
+            })
+            .collect();
+        route.at(path, Methods { ops })
+    })
+}
+
+/// The route poem-openapi's `add_routes` gives an operation documented at
+/// `path`: each `{name}` segment becomes `:param0`, `:param1`, ...
+fn route_key(path: &str) -> String {
+    let mut key = String::new();
+    let mut params = 0;
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        key.push('/');
+        if segment.starts_with('{') {
+            key.push_str(&format!(":param{params}"));
+            params += 1;
+        } else {
+            key.push_str(segment);
+        }
+    }
+    if key.is_empty() {
+        key.push('/');
+    }
+    key
+}
+
+/// One operation's endpoint, and whether it reads the request's query.
+struct Operation {
+    ep: BoxEndpoint<'static>,
+    query: bool,
+}
+
+impl Operation {
+    /// The operation's own (boxed) future, not one more around it; the
+    /// query first where it reads one (its `Query` parameters look it up,
+    /// as poem-openapi's own endpoint puts it).
+    #[inline]
+    fn call(&self, mut req: poem::Request) -> impl Future<Output = poem::Result<poem::Response>> {
+        if self.query {
+            let query: Vec<(String, String)> = req.params().unwrap_or_default();
+            req.extensions_mut().insert(UrlQuery(query));
+        }
+        self.ep.call(req)
+    }
+}
+
+/// One path's operations by method, as poem's `RouteMethod` answers: the
+/// operation of the request's method; `HEAD` without one of its own is
+/// the `GET` operation without its body; any other method is 405 (the
+/// observation layer adds `Allow`).
+struct Methods {
+    ops: Vec<(Method, Operation)>,
+}
+
+impl Methods {
+    fn find(&self, method: &Method) -> Option<&Operation> {
+        self.ops.iter().find(|(m, _)| m == method).map(|(_, op)| op)
+    }
+}
+
+impl Endpoint for Methods {
+    type Output = poem::Response;
+
+    fn call(
+        &self,
+        mut req: poem::Request,
+    ) -> impl Future<Output = poem::Result<Self::Output>> + Send {
+        // The rare answers boxed, as in `RouteMethod`: this future stays
+        // the operation's, not one the size of a request beside it.
+        match self.find(req.method()) {
+            Some(op) => Either::Left(op.call(req)),
+            None => Either::Right(Box::pin(async move {
+                let get = self
+                    .find(&Method::GET)
+                    .filter(|_| req.method() == Method::HEAD);
+                let Some(op) = get else {
+                    return Err(poem::error::MethodNotAllowedError.into());
+                };
+                req.set_method(Method::GET);
+                let mut resp = op.call(req).await?;
+                resp.set_body(());
+                Ok(resp)
+            })),
         }
     }
 }
@@ -249,6 +382,8 @@ pub fn endpoint(
     };
     let metrics = metrics::Metrics::with_pool(pool);
     let exporter = metrics.clone();
+    let mut apis = Apis::default();
+    apis.0.metrics = metrics.clone();
     let allow = Arc::new(allow::AllowTable::from_spec(&spec));
     let undocumented = Route::new()
         .nest("/docs", docs)
@@ -258,10 +393,9 @@ pub fn endpoint(
         )
         .at("/metrics", make_sync(move |_| exporter.render()));
     let plain = Arc::new(Dispatch {
-        api: api.into_endpoint(),
+        api: api_routes(apis),
         undocumented,
         service,
-        metrics: metrics.clone(),
     });
     let cors = plain
         .clone()
@@ -291,6 +425,15 @@ mod tests {
             committed.trim_end() == super::openapi_json().trim_end(),
             "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
         );
+    }
+
+    #[test]
+    fn route_keys_are_poem_openapis() {
+        assert_eq!(super::route_key("/posts/{id}"), "/posts/:param0");
+        assert_eq!(super::route_key("/users/{id}/role"), "/users/:param0/role");
+        assert_eq!(super::route_key("/a/{x}/b/{y}"), "/a/:param0/b/:param1");
+        assert_eq!(super::route_key("/"), "/");
+        assert_eq!(super::route_key("/posts"), "/posts");
     }
 
     #[test]

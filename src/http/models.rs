@@ -29,7 +29,7 @@ impl From<User> for UserOut {
     fn from(u: User) -> Self {
         Self {
             id: u.id.get(),
-            email: u.email.as_str().to_owned(),
+            email: u.email.into_string(),
             role: u.role.as_str().to_owned(),
             created_at: u.created_at,
         }
@@ -106,8 +106,8 @@ impl From<PostView> for PostOut {
     fn from(p: PostView) -> Self {
         Self {
             id: p.id.get(),
-            title: p.title.as_str().to_owned(),
-            content: p.content.as_str().to_owned(),
+            title: p.title.into_string(),
+            content: p.content.into_string(),
             published: p.published,
             created_at: p.created_at,
             owner_id: p.owner.id.get(),

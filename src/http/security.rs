@@ -1,9 +1,10 @@
 //! The security schemes: a bearer paste box and the OAuth2 password flow
 //! against `/login`, both checked by the same verifier.
 
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, Request, RequestBody, Response};
-use poem_openapi::auth::{Bearer, BearerAuthorization};
+use poem_openapi::auth::Bearer;
+use poem_openapi::error::AuthorizationError;
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
@@ -11,22 +12,52 @@ use super::error::ApiError;
 use crate::ports::TokenClaims;
 use crate::service::{Caller, Service};
 
+/// The token of a request's `Authorization: Bearer` header, borrowed:
+/// what poem-openapi's `Bearer` extractor reads (the first `Authorization`
+/// header, its scheme in any case, then a space, the token after any more
+/// spaces, visible ASCII only) without copying it into a `String` on every
+/// request. `AuthorizationError` (401) when there is none, as `Bearer`.
+pub fn bearer_token(req: &Request) -> poem::Result<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(token_of)
+        .ok_or_else(|| AuthorizationError.into())
+}
+
+/// The bearer token of one `Authorization` header value, if it is one.
+fn token_of(value: &HeaderValue) -> Option<&str> {
+    const SCHEME: &[u8] = b"Bearer";
+    let b = value.as_bytes();
+    let bearer = b.len() > SCHEME.len()
+        && b[SCHEME.len()] == b' '
+        && b[..SCHEME.len()].eq_ignore_ascii_case(SCHEME);
+    bearer
+        .then(|| value.to_str().ok())
+        .flatten()
+        .map(|v| v[SCHEME.len() + 1..].trim_start())
+}
+
 /// The service and the token of a request's `Authorization: Bearer`
 /// header (401 when it is missing or blank).
-fn bearer(req: &Request, bearer: Bearer) -> poem::Result<(&Service, String)> {
-    let token = bearer.token.trim();
+fn bearer(req: &Request) -> poem::Result<(&Service, &str)> {
+    let token = bearer_token(req)?.trim();
     if token.is_empty() {
         return Err(ApiError::not_authenticated().into());
     }
     let service = req.data::<Service>().ok_or_else(ApiError::invalid_token)?;
-    Ok((service, token.to_owned()))
+    Ok((service, token))
 }
 
 /// Checks a bearer token through the service: signature, expiry,
 /// revocation, and that the user still exists (read now, with their role).
-async fn check(req: &Request, token: Bearer) -> poem::Result<Caller> {
-    let (service, token) = bearer(req, token)?;
-    Ok(service.authenticate(&token).await.map_err(ApiError::from)?)
+async fn check(req: &Request, _token: Bearer) -> poem::Result<Caller> {
+    authenticate(req).await
+}
+
+/// [`check`] on the request's own header.
+async fn authenticate(req: &Request) -> poem::Result<Caller> {
+    let (service, token) = bearer(req)?;
+    Ok(service.authenticate(token).await.map_err(ApiError::from)?)
 }
 
 // The two schemes below are only registered in the document (by `Auth`);
@@ -76,7 +107,7 @@ impl VerifiedToken {
 /// Both extractors carry the same two schemes (one `Authorization: Bearer`
 /// header) and run their check once.
 macro_rules! bearer_extractor {
-    ($ty:ident, |$req:ident, $token:ident| $check:expr) => {
+    ($ty:ident, |$req:ident| $check:expr) => {
         impl<'a> ApiExtractor<'a> for $ty {
             const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
 
@@ -99,17 +130,16 @@ macro_rules! bearer_extractor {
                 _body: &mut RequestBody,
                 _param_opts: ExtractParamOptions<Self::ParamType>,
             ) -> poem::Result<Self> {
-                let $token = <Bearer as BearerAuthorization>::from_request($req)?;
                 Ok(Self($check))
             }
         }
     };
 }
 
-bearer_extractor!(Auth, |req, token| check(req, token).await?);
-bearer_extractor!(VerifiedToken, |req, token| {
-    let (service, token) = bearer(req, token)?;
-    service.verify_token(&token).map_err(ApiError::from)?
+bearer_extractor!(Auth, |req| authenticate(req).await?);
+bearer_extractor!(VerifiedToken, |req| {
+    let (service, token) = bearer(req)?;
+    service.verify_token(token).map_err(ApiError::from)?
 });
 
 /// The `transform` of every route that takes a [`VerifiedToken`] and has
@@ -129,8 +159,13 @@ impl<E: Endpoint<Output = Response>> Endpoint for AuthFirst<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let checked = <Bearer as BearerAuthorization>::from_request(&req)
-            .ok()
+        // The header value is shared bytes: cheaper to keep than the token
+        // copied (or even read), on every request, for the rare answer that
+        // needs it.
+        let checked = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .cloned()
             .zip(req.data::<Service>().cloned());
         let answer = self.0.call(req).await;
         let status = match &answer {
@@ -143,10 +178,13 @@ impl<E: Endpoint<Output = Response>> Endpoint for AuthFirst<E> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             StatusCode::UNPROCESSABLE_ENTITY,
         ];
-        if let Some((token, service)) = checked.filter(|_| shape.contains(&status)) {
+        let checked = checked.filter(|_| shape.contains(&status));
+        if let Some((value, service)) = checked
+            && let Some(token) = token_of(&value)
+        {
             // A blank token was refused (401) before any of these.
             service
-                .authenticate(token.token.trim())
+                .authenticate(token.trim())
                 .await
                 .map_err(ApiError::from)?;
         }

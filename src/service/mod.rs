@@ -10,19 +10,24 @@ mod votes;
 
 pub use auth::{Caller, LoginOutcome};
 
+use std::sync::Arc;
+
 use crate::domain::StoreError;
 use crate::ports::Ports;
 
-/// The application's use cases, cheap to clone.
+/// The application's use cases, cheap to clone: one reference count (a
+/// clone goes into every request's data), not one per port.
 #[derive(Clone)]
 pub struct Service {
-    ports: Ports,
+    ports: Arc<Ports>,
 }
 
 impl Service {
     /// A service over these ports.
     pub fn new(ports: Ports) -> Self {
-        Self { ports }
+        Self {
+            ports: Arc::new(ports),
+        }
     }
 
     /// Whether the store answers now (a round trip on a database): the

@@ -102,7 +102,10 @@ impl ResponseError for ApiError {
         let body = serde_json::json!({ "detail": self.detail }).to_string();
         let mut resp = Response::builder()
             .status(self.status)
-            .content_type("application/json")
+            .header(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            )
             .body(body);
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

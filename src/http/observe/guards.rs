@@ -3,12 +3,15 @@
 //! the request's span, so their log lines name the request id.
 
 use std::any::Any;
+use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::pin::pin;
+use std::task::Poll;
 
 use futures_util::FutureExt;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Request, Response};
+use tokio::time::{Instant, Sleep};
 
 use crate::domain::message::UNAVAILABLE;
 use crate::http::error::{self, ApiError};
@@ -34,26 +37,43 @@ pub fn header_limit(req: &Request, max: usize) -> Option<Response> {
     })
 }
 
-/// Runs `answer` (the handler's response) within `timeout` and catching
-/// its panics. Past the deadline: 408 if the handler is waiting for the
+/// Runs `answer` (the handler's response) until `deadline`, catching its
+/// panics. Past the deadline: 408 if the handler is waiting for the
 /// client's body (`body_wait`, the client's fault; hyper then closes the
 /// connection, the body being unread), else 503 (the service or its store
 /// is slow). A panic is a 500 ([`panic_response`]).
+///
+/// The timer is armed only once `answer` first waits: an answer ready at
+/// its first poll (most, on the memory store) costs no timer.
 pub async fn deadline(
-    timeout: Duration,
-    body_wait: &BodyWait,
+    deadline: Instant,
+    body_wait: Option<&BodyWait>,
     answer: impl Future<Output = Response>,
 ) -> Response {
-    let caught = AssertUnwindSafe(answer).catch_unwind();
-    match tokio::time::timeout(timeout, caught).await {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(panic)) => panic_response(panic),
-        Err(_elapsed) if body_wait.is_waiting() => {
+    let mut caught = pin!(AssertUnwindSafe(answer).catch_unwind());
+    let mut timer = pin!(None::<Sleep>);
+    let outcome = poll_fn(|cx| {
+        if let Poll::Ready(done) = caught.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match timer.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    match outcome {
+        Some(Ok(resp)) => resp,
+        Some(Err(panic)) => panic_response(panic),
+        None if body_wait.is_some_and(BodyWait::is_waiting) => {
             tracing::debug!("request body timed out");
             let status = StatusCode::REQUEST_TIMEOUT;
             ApiError::new(status, error::REQUEST_TIMEOUT).into_response()
         }
-        Err(_elapsed) => {
+        None => {
             tracing::warn!("request timed out");
             let status = StatusCode::SERVICE_UNAVAILABLE;
             ApiError::new(status, UNAVAILABLE).into_response()

@@ -41,7 +41,7 @@ use tracing::Instrument;
 
 use super::allow::AllowTable;
 use super::error;
-use super::limits::BodyWait;
+use super::limits::{self, BodyWait};
 use super::metrics::Metrics;
 
 pub use guards::MAX_HEADER_BYTES;
@@ -99,10 +99,16 @@ impl Endpoint for Observed {
             if let Some(refused) = guards::header_limit(&req, MAX_HEADER_BYTES) {
                 return refused;
             }
-            let body_wait = BodyWait::default();
-            req.set_data(body_wait.clone());
+            // Only a request with a body can keep its handler waiting for
+            // the client; the others need no flag (nor its allocations).
+            let body_wait = limits::has_body(&req).then(|| {
+                let wait = BodyWait::default();
+                req.set_data(wait.clone());
+                wait
+            });
             let app = self.app.call(req);
-            guards::deadline(*timeout, &body_wait, async {
+            let due = tokio::time::Instant::from_std(started) + *timeout;
+            guards::deadline(due, body_wait.as_ref(), async {
                 match app.await {
                     Ok(resp) => resp,
                     Err(err) => error::reshape(err).into_response(),
@@ -113,7 +119,8 @@ impl Endpoint for Observed {
         let mut resp = answer.instrument(span).await;
         headers::add(&mut resp, allow, uri.path());
         access::record(metrics, allow, method, started, &resp, id_str);
-        resp.headers_mut().insert(REQUEST_ID, id);
+        resp.headers_mut()
+            .insert(request_id::REQUEST_ID_NAME.clone(), id);
         Ok(resp)
     }
 }

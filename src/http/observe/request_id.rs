@@ -6,10 +6,14 @@
 //! The response echoes the id.
 
 use poem::Request;
-use poem::http::HeaderValue;
+use poem::http::{HeaderName, HeaderValue};
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// [`REQUEST_ID`] as a header name, made once: a `&str` name is parsed
+/// and checked again at every look-up.
+pub static REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
 
 /// A fresh request id: 32 hex digits, a random per-process prefix and a
 /// counter. Unique, which is all an id needs; a random one per request
@@ -29,9 +33,10 @@ fn new_request_id() -> HeaderValue {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = [0u8; 32];
-    for (i, digit) in id.iter_mut().enumerate() {
-        let word = if i < 16 { prefix } else { n };
-        *digit = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
+    let words = [prefix.to_be_bytes(), n.to_be_bytes()];
+    for (i, byte) in words.as_flattened().iter().enumerate() {
+        id[2 * i] = HEX[usize::from(byte >> 4)];
+        id[2 * i + 1] = HEX[usize::from(byte & 0xf)];
     }
     // Hex digits are always a valid header value.
     HeaderValue::from_bytes(&id).expect("hex digits")
@@ -50,7 +55,7 @@ fn acceptable(value: &HeaderValue) -> bool {
 /// The request's id, as it is echoed: the client's (shared, not copied)
 /// when acceptable, else a fresh one. Always plain ASCII.
 pub fn request_id(req: &Request) -> HeaderValue {
-    match req.headers().get(REQUEST_ID) {
+    match req.headers().get(&REQUEST_ID_NAME) {
         Some(v) if acceptable(v) => v.clone(),
         _ => new_request_id(),
     }
@@ -74,6 +79,15 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn fresh_ids_are_the_prefix_then_the_counter_in_hex() {
+        let (a, b) = (new_request_id(), new_request_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!(a[..16], b[..16], "the same prefix");
+        let counter = |id: &str| u64::from_str_radix(&id[16..], 16).unwrap();
+        assert!(counter(a) < counter(b), "{a} then {b}");
     }
 
     #[test]

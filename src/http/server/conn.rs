@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -19,21 +19,41 @@ use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::io::GuardedIo;
 use super::{Phase, Settings};
 
 /// What the service tells the IO wrapper: how many requests are being
-/// served, and how many have been.
-#[derive(Debug, Default)]
+/// served, how many have been, and when the last one ended.
+#[derive(Debug)]
 pub(super) struct Activity {
     in_flight: AtomicUsize,
     finished: AtomicU64,
     /// Whether the requests come over HTTP/2 (known from the first one).
     http2: AtomicBool,
-    /// The connection task, woken when the last request in flight ends so
-    /// that the idle deadline is armed even if hyper is not reading then.
-    waker: AtomicWaker,
+    /// When the connection started: `last_end` counts from it.
+    started: Instant,
+    /// When a request last ended, in nanoseconds since `started`: the idle
+    /// deadline counts from it. Kept rather than the connection task woken
+    /// at each request's end to arm the deadline (hyper sends a response
+    /// without reading again, so that was one more poll of the whole
+    /// connection per request); the IO wrapper's read timer is kept due
+    /// within a keep-alive timeout while requests are in flight, and reads
+    /// this when it fires.
+    last_end: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            finished: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
+            started: Instant::now(),
+            last_end: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Activity {
@@ -52,9 +72,9 @@ impl Activity {
         self.http2.load(Ordering::Relaxed)
     }
 
-    /// Wake this task when a request ends.
-    pub(super) fn wake_on_end(&self, cx: &Context<'_>) {
-        self.waker.register(cx.waker());
+    /// When a request last ended (the connection's start if none has).
+    pub(super) fn last_end(&self) -> Instant {
+        self.started + Duration::from_nanos(self.last_end.load(Ordering::Acquire))
     }
 }
 
@@ -71,12 +91,13 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // `finished` first: whoever sees no request in flight also sees
-        // that one has ended.
+        // `last_end` and `finished` first: whoever sees no request in
+        // flight also sees when one has ended.
+        let since = self.0.started.elapsed().as_nanos();
+        let since = u64::try_from(since).unwrap_or(u64::MAX);
+        self.0.last_end.fetch_max(since, Ordering::AcqRel);
         self.0.finished.fetch_add(1, Ordering::AcqRel);
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.waker.wake();
-        }
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

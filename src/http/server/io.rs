@@ -10,8 +10,10 @@
 //!   bytes, or a client sending a byte now and then (slowloris) would win.
 //! - **busy**: a request is being served. No deadline here: the request
 //!   timeout covers it (and answers 408 for a body that stops arriving).
+//!   The read timer stays due within a keep-alive timeout, to look again.
 //! - **idle**: no request in flight; the next byte must come within the
-//!   keep-alive timeout. Over HTTP/2, bytes between requests are frames
+//!   keep-alive timeout of the last request's end (as [`Activity`] records
+//!   it: the task is not woken when a request ends). Over HTTP/2, bytes between requests are frames
 //!   (pings, window updates) rather than a request's start, so they do not
 //!   start a head: the connection closes a keep-alive timeout after its
 //!   last request, whatever it sends meanwhile.
@@ -47,6 +49,23 @@ enum ReadPhase {
     Head,
     Busy,
     Idle,
+}
+
+/// When the read timer is due.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    /// The read deadline: past it, the connection closes.
+    Deadline(Instant),
+    /// Requests are in flight: no deadline, only a time to look again.
+    Check(Instant),
+}
+
+impl Due {
+    fn at(self) -> Instant {
+        match self {
+            Self::Deadline(at) | Self::Check(at) => at,
+        }
+    }
 }
 
 /// A replacement response head and body being written in place of what
@@ -99,22 +118,22 @@ impl GuardedIo {
         }
     }
 
-    /// The phase now, from the service's activity; the read deadline, if
-    /// one applies.
-    fn read_deadline(&mut self, cx: &Context<'_>) -> Option<Instant> {
+    /// The phase now, from the service's activity, and when the read
+    /// timer is due: the read deadline, or while requests are in flight a
+    /// time to look again (no deadline then; the idle one, a keep-alive
+    /// timeout after the last request ends, is at least that far off).
+    fn read_due(&mut self) -> Due {
         if self.activity.in_flight() > 0 {
             self.phase = ReadPhase::Busy;
-            // Woken when the request ends, to arm the idle deadline.
-            self.activity.wake_on_end(cx);
-            return None;
+            return Due::Check(Instant::now() + self.keep_alive_timeout);
         }
         let finished = self.activity.finished();
         if self.phase == ReadPhase::Busy || finished != self.seen_finished {
             self.seen_finished = finished;
             self.phase = ReadPhase::Idle;
-            self.read_deadline = Instant::now() + self.keep_alive_timeout;
+            self.read_deadline = self.activity.last_end() + self.keep_alive_timeout;
         }
-        Some(self.read_deadline)
+        Due::Deadline(self.read_deadline)
     }
 
     /// Bytes arrived: an idle HTTP/1 connection starts a new request head.
@@ -218,21 +237,23 @@ impl AsyncRead for GuardedIo {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                let Some(deadline) = this.read_deadline(cx) else {
-                    return Poll::Pending;
-                };
-                // The timer only moves earlier here; a later deadline (the
-                // next request's) is taken up when the timer fires, so a
-                // request costs no timer-wheel update.
-                if deadline < this.read_timer.deadline() {
-                    this.read_timer.as_mut().reset(deadline);
+                let due = this.read_due().at();
+                // The timer only moves earlier here; a later time (the
+                // next request's deadline) is taken up when the timer
+                // fires, so a request costs no timer-wheel update.
+                if due < this.read_timer.deadline() {
+                    this.read_timer.as_mut().reset(due);
                 }
                 while this.read_timer.as_mut().poll(cx).is_ready() {
-                    if Instant::now() >= deadline {
+                    // Looked at again now: a request may have ended since.
+                    let due = this.read_due();
+                    if let Due::Deadline(deadline) = due
+                        && Instant::now() >= deadline
+                    {
                         tracing::debug!(phase = ?this.phase, "closing a connection past its read deadline");
                         return Poll::Ready(Err(timed_out("read deadline passed")));
                     }
-                    this.read_timer.as_mut().reset(deadline);
+                    this.read_timer.as_mut().reset(due.at());
                 }
                 Poll::Pending
             }
