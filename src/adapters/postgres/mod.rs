@@ -44,7 +44,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 pub use errors::ConnectError;
 #[doc(hidden)]
-pub use migrate::migrate_to;
+pub use migrate::{embedded_names, migrate_to};
 pub use pool::{PgSettings, mask_password};
 pub use throttle::PostgresThrottle;
 
