@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use super::{PgStore, queries, rows};
 use crate::domain::policy;
@@ -98,22 +99,9 @@ impl SessionStore for PgStore {
     }
 
     async fn start(&self, new: NewSession) -> Result<Option<Session>, StoreError> {
-        let cap = MAX_SESSIONS_PER_USER as i64;
-        let hash = new.refresh.0.as_slice();
-        let verified = new.verified.as_ref().map(PasswordHash::expose);
+        let start = StartParams::new(&new);
         let row = self
-            .query_opt(
-                queries::START_SESSION,
-                &[
-                    &new.user_id.get(),
-                    &hash,
-                    &new.created_at,
-                    &new.expires_at,
-                    &new.user_agent,
-                    &cap,
-                    &verified,
-                ],
-            )
+            .query_opt(queries::START_SESSION, &start.params())
             .await;
         started(row)
     }
@@ -178,6 +166,46 @@ impl SessionStore for PgStore {
             .ok_or_else(|| StoreError::Unavailable("end a user's sessions: no row".into()))?;
         row.try_get("existed")
             .map_err(|e| super::errors::bad_row("sessions", e))
+    }
+}
+
+/// The parameters of [`queries::START_SESSION`], with which
+/// [`queries::RELEASE_AND_START_SESSION`] begins too.
+pub(super) struct StartParams<'a> {
+    user: i64,
+    refresh: &'a [u8],
+    created_at: &'a OffsetDateTime,
+    expires_at: &'a OffsetDateTime,
+    user_agent: &'a Option<String>,
+    cap: i64,
+    verified: Option<&'a str>,
+}
+
+impl<'a> StartParams<'a> {
+    /// `new`'s, with the cap on a user's sessions.
+    pub(super) fn new(new: &'a NewSession) -> Self {
+        Self {
+            user: new.user_id.get(),
+            refresh: new.refresh.0.as_slice(),
+            created_at: &new.created_at,
+            expires_at: &new.expires_at,
+            user_agent: &new.user_agent,
+            cap: MAX_SESSIONS_PER_USER as i64,
+            verified: new.verified.as_ref().map(PasswordHash::expose),
+        }
+    }
+
+    /// `$1` to `$7`, in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.user,
+            &self.refresh,
+            self.created_at,
+            self.expires_at,
+            self.user_agent,
+            &self.cap,
+            &self.verified,
+        ]
     }
 }
 

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use super::sessions::started;
+use super::sessions::{StartParams, started};
 use super::{PgStore, errors::bad_row, queries, rows};
 use crate::domain::{
     EmailAddress, NewSession, PasswordHash, Session, SessionId, StoreError, User, UserId,
@@ -162,27 +162,16 @@ impl LoginFlow for PostgresThrottle {
         attempt: Attempt,
         new: NewSession,
     ) -> Result<Option<Session>, StoreError> {
-        let cap = crate::domain::MAX_SESSIONS_PER_USER as i64;
-        let hash = new.refresh.0.as_slice();
         let email = key.email_sha256.as_slice();
         let (_, per_addr) = self.limits();
-        let verified = new.verified.as_ref().map(PasswordHash::expose);
+        let start = StartParams::new(&new);
+        let [a, b, c, d, e, f, g] = start.params();
         let row = self
             .store
             .query_opt(
                 queries::RELEASE_AND_START_SESSION,
                 &[
-                    &new.user_id.get(),
-                    &hash,
-                    &new.created_at,
-                    &new.expires_at,
-                    &new.user_agent,
-                    &cap,
-                    &key.addr,
-                    &email,
-                    &attempt.0,
-                    &per_addr,
-                    &verified,
+                    a, b, c, d, e, f, g, &key.addr, &email, &attempt.0, &per_addr,
                 ],
             )
             .await;

@@ -170,14 +170,14 @@ pub const RELEASE_AND_SET_PASSWORD: Sql = sql! {[INT8, TEXT, INT8, INET, BYTEA, 
     set_password!()
 )};
 
-/// `$1`..`$6` as [`super::START_SESSION`]'s, `$7` address, `$8` email's
-/// SHA-256, `$9` the successful attempt's id, `$10` limit per address,
-/// `$11` the verified password hash: releases the attempt and starts the
-/// session, the second of a login's two statements (no row: the session
-/// was not started, [`start_session!`]).
-pub const RELEASE_AND_START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8, INET, BYTEA, INT8, INT8, TEXT] concat!(
+/// `$1`..`$7` as [`super::START_SESSION`]'s (so that both take the same
+/// leading parameters), `$8` address, `$9` email's SHA-256, `$10` the
+/// successful attempt's id, `$11` limit per address: releases the attempt
+/// and starts the session, the second of a login's two statements (no row:
+/// the session was not started, [`start_session!`]).
+pub const RELEASE_AND_START_SESSION: Sql = sql! {[INT8, BYTEA, TIMESTAMPTZ, TIMESTAMPTZ, TEXT, INT8, TEXT, INET, BYTEA, INT8, INT8] concat!(
     "WITH ",
-    release_gate!("$7", "$8::bytea", "$9", "$10"),
+    release_gate!("$8", "$9::bytea", "$10", "$11"),
     ", ",
-    start_session!("$11")
+    start_session!("$7")
 )};
