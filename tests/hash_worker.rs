@@ -1,10 +1,11 @@
 //! The password hashing worker process (`posts-api hash-worker`) behind
 //! the `PasswordHasher` port: the real binary as the child, a round trip,
 //! wrong passwords, the 72-byte rule, several requests at once, the
-//! child's scheduling (its own session and autogroup at nice 19, threads at
-//! `SCHED_IDLE`), a child killed mid-flight (errors, never a wrong answer,
-//! then a new child), the child's exit when the service lets go of it, and
-//! the binary's `serve` using it.
+//! child's scheduling (its own session and autogroup at nice 19, hashing
+//! threads at `SCHED_IDLE`), a child killed mid-flight (errors, never a
+//! wrong answer, then a new child), a stopped child (killed once it leaves
+//! a ping unanswered) and a slow one (kept), the child's exit when the
+//! service lets go of it, and the binary's `serve` using it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -28,17 +29,31 @@ async fn worker(cost: u32) -> (WorkerHasher, String) {
     }
 }
 
+/// [`worker`], killed when a ping goes unanswered for `patience`.
+async fn impatient_worker(cost: u32, patience: Duration) -> WorkerHasher {
+    let local = BcryptHasher::new(cost).expect("a valid cost");
+    match WorkerHasher::start_with_patience(local, Path::new(BIN), patience).await {
+        Ok((hasher, _)) => hasher,
+        Err((_, e)) => panic!("the worker did not start: {e}"),
+    }
+}
+
 fn password(raw: &str) -> Password {
     Password::parse(raw).expect("a valid password")
 }
 
 /// Sends SIGKILL to `pid`.
 fn kill(pid: u32) {
+    signal(pid, "-KILL");
+}
+
+/// Sends `signal` (`-KILL`, `-STOP`, ...) to `pid`.
+fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .expect("kill runs");
-    assert!(status.success(), "kill -KILL {pid}");
+    assert!(status.success(), "kill {signal} {pid}");
 }
 
 /// Waits up to 10 s for `/proc/PID` to go (the child exited and was
@@ -135,16 +150,23 @@ async fn the_worker_has_a_group_of_its_own_at_the_lowest_priority() {
     let pid = hasher.worker_pid().await.expect("a worker");
     // A session of its own (field 6, the session id, is its pid).
     assert_eq!(stat_field(&format!("/proc/{pid}/stat"), 6), i64::from(pid));
-    // Every thread at SCHED_IDLE (policy, field 41, is 5), answering or not.
+    // Every hashing thread at SCHED_IDLE (policy, field 41, is 5); the
+    // reader, the main thread, at the normal policy (0), to answer pings.
     hasher.hash(&password("wake the threads")).await.unwrap();
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("threads");
-    let mut threads = 0;
+    let mut hashing = 0;
     for task in tasks {
-        let stat = task.unwrap().path().join("stat");
-        assert_eq!(stat_field(stat.to_str().unwrap(), 41), 5, "{stat:?}");
-        threads += 1;
+        let task = task.unwrap().path();
+        let stat = task.join("stat");
+        let policy = stat_field(stat.to_str().unwrap(), 41);
+        if task.ends_with(pid.to_string()) {
+            assert_eq!(policy, 0, "the reader, {stat:?}");
+        } else {
+            assert_eq!(policy, 5, "{stat:?}");
+            hashing += 1;
+        }
     }
-    assert!(threads >= 2, "a reader and at least one hashing thread");
+    assert!(hashing >= 1, "at least one hashing thread");
     let enabled = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled");
     if enabled.is_ok_and(|v| v.trim() == "1") {
         let group = std::fs::read_to_string(format!("/proc/{pid}/autogroup")).unwrap();
@@ -199,6 +221,64 @@ async fn a_killed_worker_fails_its_requests_then_is_replaced() {
     assert!(!hasher.verify("a wrong one", Some(&hash)).await.unwrap());
     let second = hasher.worker_pid().await.expect("a new worker");
     assert_ne!(first, second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_worker_is_killed_and_replaced() {
+    let hasher = impatient_worker(4, Duration::from_millis(300)).await;
+    let hash = hasher.hash(&password("the real one")).await.unwrap();
+    let first = hasher.worker_pid().await.expect("a worker");
+    signal(first, "-STOP");
+    // Without the watchdog this waits for as long as the worker lives.
+    let asked = tokio::time::timeout(
+        Duration::from_secs(30),
+        hasher.verify("the real one", Some(&hash)),
+    )
+    .await
+    .expect("a stopped worker does not hold the request");
+    match asked {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("worker"), "{why}"),
+        other => panic!("a stopped worker answered: {other:?}"),
+    }
+    assert!(
+        gone(first).await,
+        "the stopped worker was killed and reaped"
+    );
+    assert!(hasher.verify("the real one", Some(&hash)).await.unwrap());
+    let second = hasher.worker_pid().await.expect("a new worker");
+    assert_ne!(first, second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_worker_is_not_taken_for_a_stopped_one() {
+    // Hashes at cost 12 take far longer than the patience, and the eight
+    // verifies queue on the slots for several rounds: the worker answers
+    // pings meanwhile, so it is kept and every answer comes.
+    let patience = Duration::from_millis(100);
+    let hasher = impatient_worker(12, patience).await;
+    let hash = hasher.hash(&password("the real one")).await.unwrap();
+    let first = hasher.worker_pid().await.expect("a worker");
+    let started = Instant::now();
+    let calls = join_all((0..8).map(|i| {
+        let (hasher, hash) = (&hasher, &hash);
+        async move {
+            let candidate = if i % 2 == 0 {
+                "the real one"
+            } else {
+                "a wrong one"
+            };
+            (i, hasher.verify(candidate, Some(hash)).await)
+        }
+    }))
+    .await;
+    assert!(
+        started.elapsed() > patience * 4,
+        "the test outlasts the patience"
+    );
+    for (i, result) in calls {
+        assert_eq!(result.unwrap(), i % 2 == 0, "request {i}");
+    }
+    assert_eq!(hasher.worker_pid().await, Some(first), "the same worker");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

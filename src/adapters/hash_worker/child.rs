@@ -19,7 +19,6 @@ use crate::adapters::bcrypt::idle_priority;
 /// closed cleanly.
 pub fn run() -> ExitCode {
     let scheduling = isolate();
-    idle_priority();
     let out = Arc::new(Mutex::new(io::stdout()));
     if send(
         &out,
@@ -34,12 +33,20 @@ pub fn run() -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for _ in 0..cores {
         let (rx, out) = (rx.clone(), out.clone());
-        // Threads inherit `SCHED_IDLE` from this one.
-        std::thread::spawn(move || serve(&rx, &out));
+        std::thread::spawn(move || {
+            idle_priority();
+            serve(&rx, &out);
+        });
     }
     let mut stdin = io::stdin().lock();
     loop {
         match read_frame(&mut stdin) {
+            Ok(Some(frame)) if frame.kind() == protocol::PING => {
+                let pong = protocol::reply(frame.id(), protocol::PONG, &[]);
+                if send(&out, &pong).is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
             Ok(Some(frame)) => {
                 if tx.send(frame).is_err() {
                     return ExitCode::FAILURE;

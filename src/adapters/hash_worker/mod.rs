@@ -23,7 +23,14 @@
 //! When the child dies, the requests it held fail with
 //! [`StoreError::Unavailable`] (503), never with an answer; the next
 //! request starts a new child, and while none can be started hashes run in
-//! this process, as [`BcryptHasher`] runs them.
+//! this process, as [`BcryptHasher`] runs them. A child that lives but no
+//! longer answers (stopped, hung) would hold its slots, and every login
+//! behind them, for as long as it lives: while requests wait on it, it is
+//! pinged ([`watch`]), and one that leaves a ping unanswered for
+//! [`UNRESPONSIVE_AFTER`] is killed, which is the case above. Pings are
+//! answered by the child's reader thread, which is not at `SCHED_IDLE`:
+//! a child starved of idle cores (its hashes slow, as they should be
+//! under load) still answers them.
 
 mod child;
 pub mod protocol;
@@ -57,10 +64,16 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// run in this process).
 const RESPAWN_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long a worker may leave a ping unanswered, while requests wait on
+/// it, before it is killed. Its reader thread answers in microseconds
+/// when it runs at all; seconds mean it does not run.
+pub const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(10);
+
 /// bcrypt in a worker process, [`BcryptHasher`] where there is none.
 pub struct WorkerHasher {
     local: BcryptHasher,
     program: PathBuf,
+    unresponsive: Duration,
     worker: tokio::sync::Mutex<Slot>,
     next_id: AtomicU64,
 }
@@ -81,8 +94,14 @@ struct Worker {
 
 /// Requests sent and not yet answered, each with its reply's receiver and
 /// its slot (held until the worker is done with it, not until the caller
-/// stops waiting); closed once the worker is gone.
-struct Pending(Mutex<Option<HashMap<u64, Waiting>>>);
+/// stops waiting); closed once the worker is gone. Also what the
+/// watchdog ([`watch`]) reads: how many frames the worker has sent, and a
+/// wake-up when requests arrive.
+struct Pending {
+    table: Mutex<Option<HashMap<u64, Waiting>>>,
+    frames: AtomicU64,
+    arrived: tokio::sync::Notify,
+}
 
 /// A request's reply channel and slot.
 type Waiting = (oneshot::Sender<Frame>, OwnedSemaphorePermit);
@@ -120,11 +139,25 @@ impl WorkerHasher {
         local: BcryptHasher,
         program: &Path,
     ) -> Result<(Self, String), (BcryptHasher, WorkerStartError)> {
-        match spawn(program).await {
+        Self::start_with_patience(local, program, UNRESPONSIVE_AFTER).await
+    }
+
+    /// [`WorkerHasher::start`], killing a worker that leaves a ping
+    /// unanswered for `unresponsive` rather than [`UNRESPONSIVE_AFTER`].
+    ///
+    /// # Errors
+    /// As [`WorkerHasher::start`].
+    pub async fn start_with_patience(
+        local: BcryptHasher,
+        program: &Path,
+        unresponsive: Duration,
+    ) -> Result<(Self, String), (BcryptHasher, WorkerStartError)> {
+        match spawn(program, unresponsive).await {
             Ok((worker, hello)) => {
                 let hasher = Self {
                     local,
                     program: program.to_owned(),
+                    unresponsive,
                     worker: tokio::sync::Mutex::new(Slot {
                         worker: Some(worker),
                         failed_at: None,
@@ -158,7 +191,7 @@ impl WorkerHasher {
         {
             return None;
         }
-        match spawn(&self.program).await {
+        match spawn(&self.program, self.unresponsive).await {
             Ok((worker, hello)) => {
                 tracing::info!(pid = worker.pid, scheduling = %hello, "password hashing worker restarted");
                 let found = (worker.requests.clone(), worker.pending.clone());
@@ -298,34 +331,55 @@ impl Worker {
 }
 
 impl Pending {
+    /// An open, empty table.
+    fn new() -> Self {
+        Self {
+            table: Mutex::new(Some(HashMap::new())),
+            frames: AtomicU64::new(0),
+            arrived: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The table, whatever a panic elsewhere left in its lock.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<u64, Waiting>>> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Records `id`; `false` once the worker is gone.
     fn insert(&self, id: u64, waiting: Waiting) -> bool {
-        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match table.as_mut() {
+        let inserted = match self.lock().as_mut() {
             Some(table) => {
                 table.insert(id, waiting);
                 true
             }
             None => false,
-        }
+        };
+        // A permit is kept when the watchdog is not waiting yet.
+        self.arrived.notify_one();
+        inserted
     }
 
     /// Takes `id`'s entry back.
     fn take(&self, id: u64) -> Option<Waiting> {
-        let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        table.as_mut().and_then(|table| table.remove(&id))
+        self.lock().as_mut().and_then(|table| table.remove(&id))
     }
 
     /// Whether the worker is still there.
     fn is_open(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.lock().is_some()
+    }
+
+    /// Whether no request waits on the worker (also once it is gone).
+    fn is_idle(&self) -> bool {
+        self.lock().as_ref().is_none_or(HashMap::is_empty)
     }
 
     /// The worker is gone: every waiting request's channel is dropped (its
     /// caller gets an error) and its slot freed.
     fn close(&self) {
-        let table = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let table = self.lock().take();
         drop(table);
+        self.arrived.notify_one();
     }
 }
 
@@ -333,7 +387,10 @@ impl Pending {
 /// threads that write its requests and read its replies (plain threads
 /// over blocking pipes: two per worker, asleep but for a frame); the worker
 /// and its hello.
-async fn spawn(program: &Path) -> Result<(Worker, String), WorkerStartError> {
+async fn spawn(
+    program: &Path,
+    unresponsive: Duration,
+) -> Result<(Worker, String), WorkerStartError> {
     let name = program.display().to_string();
     let no_hello = |reason: String| WorkerStartError::NoHello {
         program: name.clone(),
@@ -355,7 +412,7 @@ async fn spawn(program: &Path) -> Result<(Worker, String), WorkerStartError> {
         return Err(no_hello("no pipes".into()));
     };
     let child = Arc::new(Mutex::new(child));
-    let pending = Arc::new(Pending(Mutex::new(Some(HashMap::new()))));
+    let pending = Arc::new(Pending::new());
     let (hello_tx, hello_rx) = oneshot::channel();
     let reader = {
         let (child, pending) = (child.clone(), pending.clone());
@@ -389,6 +446,13 @@ async fn spawn(program: &Path) -> Result<(Worker, String), WorkerStartError> {
         let _ = lock(&child).kill();
         return Err(no_hello(format!("no thread to write to it: {e}")));
     }
+    tokio::spawn(watch(
+        child,
+        pid,
+        requests.downgrade(),
+        pending.clone(),
+        unresponsive,
+    ));
     Ok((
         Worker {
             pid,
@@ -397,6 +461,57 @@ async fn spawn(program: &Path) -> Result<(Worker, String), WorkerStartError> {
         },
         hello,
     ))
+}
+
+/// While requests wait on the worker, pings it (over `requests`, in line
+/// with them: a pipe the worker stopped reading stalls the ping too) and
+/// kills it when `unresponsive` passes with no frame from it since a ping.
+/// Any frame counts: a hash's reply shows it alive as well as a pong.
+/// Ends when the worker is gone.
+async fn watch(
+    child: Arc<Mutex<Child>>,
+    pid: u32,
+    requests: mpsc::WeakUnboundedSender<SecretSlice<u8>>,
+    pending: Arc<Pending>,
+    unresponsive: Duration,
+) {
+    let tick = (unresponsive / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    // When the last ping went, and the frame count then.
+    let mut ping: Option<(Instant, u64)> = None;
+    while pending.is_open() {
+        if pending.is_idle() {
+            ping = None;
+            pending.arrived.notified().await;
+            continue;
+        }
+        tokio::time::sleep(tick).await;
+        let frames = pending.frames.load(Ordering::Relaxed);
+        match ping {
+            Some((_, before)) if frames != before => ping = None,
+            Some((sent, _)) if sent.elapsed() >= unresponsive => {
+                tracing::warn!(
+                    pid,
+                    "the password hashing worker answered nothing for {}s: killing it",
+                    unresponsive.as_secs_f64()
+                );
+                // The reader holds the lock only once the worker is gone.
+                if let Ok(mut child) = child.try_lock() {
+                    let _ = child.kill();
+                }
+                return;
+            }
+            Some(_) => {}
+            None => {
+                let Some(requests) = requests.upgrade() else {
+                    return;
+                };
+                if requests.send(protocol::ping(0)).is_err() {
+                    return;
+                }
+                ping = Some((Instant::now(), frames));
+            }
+        }
+    }
 }
 
 /// The child, whatever a panic elsewhere left in its lock.
@@ -446,6 +561,8 @@ fn read_replies(
     let why = loop {
         match read_frame(&mut stdout) {
             Ok(Some(reply)) => {
+                pending.frames.fetch_add(1, Ordering::Relaxed);
+                // A pong (id 0) waits for nothing.
                 if let Some((tx, slot)) = pending.take(reply.id()) {
                     drop(slot);
                     // The caller may have stopped waiting.

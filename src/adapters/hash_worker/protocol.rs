@@ -6,12 +6,14 @@
 //! Requests (service to worker): `id`, an op byte, then
 //! - [`HASH`]: the cost (one byte), then the password's bytes;
 //! - [`VERIFY`]: the hash's length (`u16`), the hash, then the candidate's
-//!   bytes.
+//!   bytes;
+//! - [`PING`]: nothing; the worker answers it at once, beside the hashes
+//!   in flight, to show that it is alive.
 //!
 //! Replies (worker to service): `id`, a status byte, then its payload:
 //! [`HASHED`] with the hash, [`MATCHED`] or [`NOT_MATCHED`] with none,
-//! [`FAILED`] with a reason, or, once, as the first frame, [`HELLO`] with
-//! id 0 and what the worker made of its scheduling.
+//! [`FAILED`] with a reason, [`PONG`] with none, or, once, as the first
+//! frame, [`HELLO`] with id 0 and what the worker made of its scheduling.
 //!
 //! Frames that carry a password are built and read into [`SecretSlice`]s,
 //! wiped when dropped.
@@ -26,6 +28,8 @@ pub const MAX_FRAME: usize = 4096;
 pub const HASH: u8 = 1;
 /// Request op: verify a candidate against a hash.
 pub const VERIFY: u8 = 2;
+/// Request op: answer [`PONG`] now (a liveness check).
+pub const PING: u8 = 3;
 
 /// Reply status: the hash, as text.
 pub const HASHED: u8 = 1;
@@ -38,6 +42,8 @@ pub const FAILED: u8 = 4;
 /// The worker's first frame (id 0): it is ready; the payload describes its
 /// scheduling, for the service's log.
 pub const HELLO: u8 = 5;
+/// Reply status: the answer to a [`PING`].
+pub const PONG: u8 = 6;
 
 /// A whole frame (length prefix included) of `id`, `kind` and `parts`.
 fn frame(id: u64, kind: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -69,6 +75,11 @@ pub fn verify_request(id: u64, hash: &str, candidate: &[u8]) -> Option<SecretSli
         )
         .into(),
     )
+}
+
+/// A [`PING`] request.
+pub fn ping(id: u64) -> SecretSlice<u8> {
+    frame(id, PING, &[]).into()
 }
 
 /// A reply frame.
