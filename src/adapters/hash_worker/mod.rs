@@ -9,7 +9,7 @@
 //! database and the reads behind it (benches/RESULTS.md, "the login storm
 //! on PostgreSQL"). The worker starts a session of its own, sets its
 //! group's nice to 19 (weight 15 against 1024 for the service and for each
-//! backend) and its threads to `SCHED_IDLE`: hashes get the cores the
+//! backend) and its hashing threads to `SCHED_IDLE`: hashes get the cores the
 //! service and the database leave idle, and a pure login load still uses
 //! every core. Priorities, not a cap.
 //!
