@@ -95,6 +95,8 @@ impl SessionStore for PgStore {
         for row in &found {
             posts.extend(rows::optional_post_view(row)?);
         }
+        // The statement leaves the order to us (see `bearer_tail!`).
+        posts.sort_unstable_by(|a, b| b.id.cmp(&a.id));
         Ok(Some((bearer, posts)))
     }
 
