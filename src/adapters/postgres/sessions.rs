@@ -96,7 +96,7 @@ impl SessionStore for PgStore {
             posts.extend(rows::optional_post_view(row)?);
         }
         // The statement leaves the order to us (see `bearer_tail!`).
-        posts.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        posts.sort_unstable_by_key(|p| std::cmp::Reverse(p.id));
         Ok(Some((bearer, posts)))
     }
 
