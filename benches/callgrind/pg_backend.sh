@@ -28,7 +28,8 @@ pg=$!
 sp=""
 cleanup() {
   [ -n "$sp" ] && kill "$sp" 2>/dev/null
-  kill -INT "$pg" 2>/dev/null; wait "$pg" 2>/dev/null || true
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true
+  wait "$pg" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
