@@ -95,6 +95,8 @@ impl SessionStore for PgStore {
         for row in &found {
             posts.extend(rows::optional_post_view(row)?);
         }
+        // The statement leaves the order to us (see `bearer_tail!`).
+        posts.sort_unstable_by_key(|p| std::cmp::Reverse(p.id));
         Ok(Some((bearer, posts)))
     }
 

@@ -189,16 +189,26 @@ macro_rules! below_cursor {
 /// for, so a generic plan costs what a custom one does and the plan cache
 /// keeps it (with `$1` seen, a custom plan for a viewer without drafts
 /// looked cheaper, and every such request was planned).
+///
+/// `own_drafts!(owner: "me.id", ...)` takes the viewer from a column of an
+/// outer row instead (a lateral reference, as unspecialised a value as
+/// `(SELECT $1)`, without its two init plans).
 macro_rules! own_drafts {
-    ($($cond:expr),*) => {
+    (owner: $owner:literal $(, $cond:expr)*) => {
         concat!(
             "SELECT ",
             post_columns!(),
-            " FROM posts WHERE owner_id >= (SELECT $1::bigint)",
-            " AND owner_id <= (SELECT $1::bigint) AND NOT published",
+            " FROM posts WHERE owner_id >= ",
+            $owner,
+            " AND owner_id <= ",
+            $owner,
+            " AND NOT published",
             $(" AND ", $cond,)*
             " ORDER BY owner_id, id DESC LIMIT "
         )
+    };
+    ($($cond:expr),*) => {
+        own_drafts!(owner: "(SELECT $1::bigint)" $(, $cond)*)
     };
 }
 
@@ -425,35 +435,40 @@ pub fn list_all_first(limit: i64) -> Option<Sql> {
     first_page(&TEXTS, &LIST_ALL_FIRST, &[], limit)
 }
 
-/// The head of [`BEARER_FIRST`], up to its page: the bearer `me`, the token's
-/// user if `$2` is their active session at `$3` (`$1` the user id), then
-/// `SELECT` the bearer's columns and the page's view `v` (`LEFT JOIN
-/// LATERAL` a page of posts the bearer may see: one row of nulls when it
-/// is empty; no row when the session is not active). Whether the bearer
-/// is an admin chooses the page's branches (`policy::visibility_for`:
-/// everything for admins, else published posts and the bearer's drafts):
-/// each branch's `WHERE` tests `me.role`, which PostgreSQL evaluates once
-/// (a one-time filter), so the branches of the other visibility never
-/// run. Cursor and skip pages are not folded: planned per request, the
-/// folded statement planned about 0.5 ms longer than the bearer's
-/// prepared statement and the page's together cost (measured: 1,305 µs
-/// against 545–783 µs of PostgreSQL CPU per cursor page).
+/// The head of [`BEARER_FIRST`], up to its page: the bearer `me`, the
+/// token's user if `$2` is their active session at `$3` (`$1` the user
+/// id, tested in [`bearer_tail!`]), joined to a page of posts the bearer
+/// may see (`LEFT JOIN LATERAL`: one row of nulls when it is empty; no row
+/// when the session is not active). A plain join, not a `MATERIALIZED`
+/// CTE: one row either way, and the CTE cost a scan node and a tuplestore
+/// per request. Whether the bearer is an admin chooses the page's branches
+/// (`policy::visibility_for`: everything for admins, else published posts
+/// and the bearer's drafts): each branch's `WHERE` tests `me.role`, which
+/// PostgreSQL evaluates once (a one-time filter), so the branches of the
+/// other visibility never run. Cursor and skip pages are not folded:
+/// planned per request, the folded statement planned about 0.5 ms longer
+/// than the bearer's prepared statement and the page's together cost
+/// (measured: 1,305 µs against 545–783 µs of PostgreSQL CPU per cursor
+/// page).
 macro_rules! bearer_head {
     () => {
         concat!(
-            "WITH me AS MATERIALIZED (SELECT u.id, u.email, u.role, u.created_at FROM users u ",
-            "JOIN sessions s ON s.user_id = u.id AND s.id = $2 AND s.expires_at > $3 WHERE u.id = $1) ",
             "SELECT ",
             user_columns!("me"),
-            ", v.* FROM me LEFT JOIN LATERAL ("
+            ", v.* FROM users me ",
+            "JOIN sessions s ON s.user_id = me.id AND s.id = $2 AND s.expires_at > $3 ",
+            "LEFT JOIN LATERAL ("
         )
     };
 }
 
-/// [`BEARER_FIRST`] after its page.
+/// [`BEARER_FIRST`] after its page. No `ORDER BY`: the rows come in the
+/// page's order in practice, but SQL does not promise it, and two sorts
+/// of ten rows cost PostgreSQL more than the store's sort of the decoded
+/// page (`bearer_with_posts` sorts by id, newest first).
 macro_rules! bearer_tail {
     () => {
-        ") v ON true ORDER BY v.post_id DESC"
+        ") v ON true WHERE me.id = $1"
     };
 }
 
@@ -488,12 +503,12 @@ const BEARER_FIRST: [&str; 5] = [
         me_admin!(),
         " AND published ORDER BY id DESC LIMIT "
     ),
-    concat!(") UNION ALL (", own_drafts!(concat!("NOT ", me_admin!()))),
-    ") ORDER BY id DESC LIMIT ",
     concat!(
-        ") AS p JOIN users u ON u.id = p.owner_id ORDER BY p.id DESC",
-        bearer_tail!()
+        ") UNION ALL (",
+        own_drafts!(owner: "me.id", concat!("NOT ", me_admin!()))
     ),
+    ") ORDER BY id DESC LIMIT ",
+    concat!(") AS p JOIN users u ON u.id = p.owner_id", bearer_tail!()),
 ];
 
 /// The first page for the bearer of a token for `limit` ([`BEARER_FIRST`]);
