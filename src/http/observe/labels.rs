@@ -53,7 +53,7 @@ pub fn route<'a>(allow: &'a AllowTable, pattern: Option<&'a PathPattern>) -> &'a
 }
 
 /// The route label of a request path, before routing: what the request's
-/// span names (the route itself is only known once poem has matched it).
+/// log lines name (the route itself is only known once poem has matched it).
 pub fn route_of_path<'a>(allow: &'a AllowTable, path: &str) -> &'a str {
     allow
         .template_of_path(path)

@@ -9,11 +9,12 @@
 //! 1. [`path`]: the path normalised (trailing slashes trimmed, runs of
 //!    slashes merged), as everything below sees it.
 //! 2. [`access`]: times the request, counts it in the metrics and writes
-//!    the access log line (outside the request's span, so the line reads
-//!    the same as before the span existed).
+//!    the access log line (outside the request, so the line reads the same
+//!    as before requests were named).
 //! 3. [`request_id`]: takes the client's `X-Request-Id` (when sane) or makes
-//!    one, runs everything below in a `request` span naming it, and echoes
-//!    it on the response.
+//!    one, runs everything below as the current request (its id, method and
+//!    route; log lines name it as a `request` span would, see
+//!    [`telemetry`]), and echoes it on the response.
 //! 4. [`headers`]: `Allow` on 405 answers, `X-Content-Type-Options:
 //!    nosniff`, and a Content-Security-Policy on JSON.
 //! 5. Any error still unanswered becomes `{"detail"}` ([`error::reshape`]).
@@ -35,9 +36,12 @@ mod request_id;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poem::endpoint::BoxEndpoint;
+use poem::endpoint::{BoxEndpoint, DynEndpoint};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Result};
-use tracing::Instrument;
+use std::future::poll_fn;
+use std::pin::pin;
+
+use crate::telemetry::{self, RequestContext};
 
 use super::allow::AllowTable;
 use super::error;
@@ -68,10 +72,10 @@ pub struct Observed {
 /// Wraps `app` in every step, in the order the module documentation gives.
 pub fn around<E>(app: E, observe: Observe) -> Observed
 where
-    E: Endpoint + 'static,
+    E: Endpoint<Output = Response> + 'static,
 {
     Observed {
-        app: app.map_to_response().boxed(),
+        app: app.boxed(),
         observe,
     }
 }
@@ -92,7 +96,11 @@ impl Endpoint for Observed {
         // Plain ASCII by construction (`request_id`).
         let id_str = id.to_str().unwrap_or_default();
         let path = req.uri().path();
-        let span = request_id::span(id_str, method, labels::route_of_path(allow, path));
+        let request = RequestContext {
+            request_id: id_str,
+            method,
+            route: labels::route_of_path(allow, path),
+        };
         // The URI is shared bytes: cheaper to keep than the path copied.
         let uri = req.uri().clone();
         let answer = async {
@@ -106,7 +114,9 @@ impl Endpoint for Observed {
                 req.set_data(wait.clone());
                 wait
             });
-            let app = self.app.call(req);
+            // The box's own future (`Endpoint::call` on the box would add
+            // two async layers, each moving the request).
+            let app = DynEndpoint::call(&*self.app, req);
             let due = tokio::time::Instant::from_std(started) + *timeout;
             guards::deadline(due, body_wait.as_ref(), async {
                 match app.await {
@@ -116,7 +126,9 @@ impl Endpoint for Observed {
             })
             .await
         };
-        let mut resp = answer.instrument(span).await;
+        // Polled as the current request: its log lines name it.
+        let mut answer = pin!(answer);
+        let mut resp = poll_fn(|cx| telemetry::scope(&request, || answer.as_mut().poll(cx))).await;
         headers::add(&mut resp, allow, uri.path());
         access::record(metrics, allow, method, started, &resp, id_str);
         resp.headers_mut()
