@@ -188,8 +188,8 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
     }
 }
 
-/// The application inside the observation layer: the request's data and
-/// body limit, then the routes. The routes served outside the OpenAPI
+/// The application inside the observation layer (which also limits the
+/// body): the request's data, then the routes. The routes served outside the OpenAPI
 /// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
 /// their own; every other path goes straight to the API's routes
 /// ([`api_routes`]), as the root nest of one router did (the same route
@@ -211,7 +211,6 @@ impl Endpoint for Dispatch {
         mut req: poem::Request,
     ) -> impl Future<Output = poem::Result<Self::Output>> + Send {
         req.set_data(self.service.clone());
-        limits::limit_body(&mut req, limits::MAX_BODY_BYTES);
         let routes = if observe::is_undocumented(req.uri().path()) {
             &self.undocumented
         } else {
