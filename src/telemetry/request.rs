@@ -309,20 +309,25 @@ mod tests {
         (span.text(), context.text())
     }
 
+    /// The lines without their timestamps (the formatter's own, which
+    /// differ from run to run), each up to its first space.
+    fn untimed(text: &str) -> Vec<&str> {
+        text.lines().map(|l| &l[l.find(' ').unwrap()..]).collect()
+    }
+
     #[test]
     fn text_lines_read_as_inside_the_request_span() {
         for ansi in [false, true] {
             let (span, context) = both(|sink| {
                 tracing_subscriber::fmt()
                     .with_max_level(Level::TRACE)
-                    .without_time()
                     .with_ansi(ansi)
                     .fmt_fields(TextFields)
                     .event_format(TextEvents::default())
                     .with_writer(move || sink.clone())
                     .finish()
             });
-            assert_eq!(context, span);
+            assert_eq!(untimed(&context), untimed(&span));
             assert!(
                 ansi || context.contains(
                     " WARN request{request_id=abc-1 method=GET route=/posts/{id}}: at warn"
@@ -330,7 +335,7 @@ mod tests {
                 "{context}"
             );
             assert!(
-                ansi || context.contains(" INFO status=200 before"),
+                ansi || context.contains(" INFO before status=200"),
                 "{context}"
             );
         }
@@ -338,14 +343,13 @@ mod tests {
         let (span, context) = both(|sink| {
             tracing_subscriber::fmt()
                 .with_max_level(Level::TRACE)
-                .without_time()
                 .with_ansi(false)
                 .fmt_fields(DefaultFields::new())
                 .event_format(TextEvents::default())
                 .with_writer(move || sink.clone())
                 .finish()
         });
-        assert_eq!(context, span);
+        assert_eq!(untimed(&context), untimed(&span));
     }
 
     #[test]
