@@ -1,9 +1,14 @@
 //! Logging: one tracing subscriber for the process, text or JSON, on
 //! stdout. Text is coloured only for a terminal (and never with `NO_COLOR`
 //! set), so piped or collected logs carry no ANSI escape codes. Each
-//! request's lines fall inside its `request` span (`http::observe`), which
-//! names its request id: text lines show it as a prefix, JSON lines under
-//! `span` and `spans`.
+//! request's lines name it as a `request` span would (`http::observe` sets
+//! the [`RequestContext`] while it serves one; [`request`] writes it): text
+//! lines show its id, method and route as a prefix, JSON lines under `span`
+//! and `spans`.
+
+mod request;
+
+pub use request::{JsonEvents, RequestContext, TextEvents, scope};
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -35,8 +40,14 @@ pub fn init(filter: &str, format: LogFormat) {
         .with_target(false)
         .with_ansi(ansi);
     let _ = match format {
-        LogFormat::Text => builder.fmt_fields(TextFields).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(TextFields)
+            .event_format(TextEvents::default())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .event_format(JsonEvents::default())
+            .try_init(),
     };
 }
 

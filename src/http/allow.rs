@@ -82,8 +82,15 @@ impl AllowTable {
     /// The documented template (`/posts/{id}`) a request path (`/posts/7`)
     /// falls under, if any.
     pub fn template_of_path(&self, path: &str) -> Option<&str> {
+        self.of_path(path).map(|(template, _)| template)
+    }
+
+    /// The template a request path falls under and the methods it takes
+    /// ([`template_of_path`](Self::template_of_path) and
+    /// [`allowed`](Self::allowed) in one look-up).
+    pub fn of_path(&self, path: &str) -> Option<(&str, &str)> {
         self.find(path, |_| false)
-            .map(|(_, _, template)| template.as_str())
+            .map(|(_, methods, template)| (template.as_str(), methods.as_str()))
     }
 
     /// The route whose segments fit `path`; `is_param` says which segments

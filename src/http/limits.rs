@@ -69,7 +69,8 @@ impl BodyWait {
 }
 
 /// Cuts `req`'s body at `limit` bytes: lazily, as the handler reads it
-/// (see the module documentation). Called by the application's dispatch
+/// (see the module documentation). Called by the observation layer
+/// (`observe`), where it already knows whether the request has a body,
 /// rather than as a middleware: a layer fewer on every request.
 pub fn limit_body(req: &mut Request, limit: usize) {
     let announced = announced(req);

@@ -24,9 +24,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use futures_util::future::Either;
 
-use poem::endpoint::{BoxEndpoint, make_sync};
+use poem::endpoint::{BoxEndpoint, DynEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
@@ -187,8 +188,8 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
     }
 }
 
-/// The application inside the observation layer: the request's data and
-/// body limit, then the routes. The routes served outside the OpenAPI
+/// The application inside the observation layer (which also limits the
+/// body): the request's data, then the routes. The routes served outside the OpenAPI
 /// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
 /// their own; every other path goes straight to the API's routes
 /// ([`api_routes`]), as the root nest of one router did (the same route
@@ -203,14 +204,19 @@ struct Dispatch {
 impl Endpoint for Dispatch {
     type Output = poem::Response;
 
-    async fn call(&self, mut req: poem::Request) -> poem::Result<Self::Output> {
+    /// The router's own future, not one more around it (each async layer
+    /// moves the request into its state).
+    fn call(
+        &self,
+        mut req: poem::Request,
+    ) -> impl Future<Output = poem::Result<Self::Output>> + Send {
         req.set_data(self.service.clone());
-        limits::limit_body(&mut req, limits::MAX_BODY_BYTES);
-        if observe::is_undocumented(req.uri().path()) {
-            self.undocumented.call(req).await
+        let routes = if observe::is_undocumented(req.uri().path()) {
+            &self.undocumented
         } else {
-            self.api.call(req).await
-        }
+            &self.api
+        };
+        routes.call(req)
     }
 }
 
@@ -296,7 +302,9 @@ impl Operation {
             let query: Vec<(String, String)> = req.params().unwrap_or_default();
             req.extensions_mut().insert(UrlQuery(query));
         }
-        self.ep.call(req)
+        // Through `DynEndpoint`: `Endpoint::call` on the box would wrap its
+        // future in two async layers (`Box`, `dyn`), each moving the request.
+        DynEndpoint::call(&*self.ep, req)
     }
 }
 
@@ -354,14 +362,14 @@ struct App {
 impl Endpoint for App {
     type Output = poem::Response;
 
-    async fn call(&self, req: poem::Request) -> poem::Result<Self::Output> {
+    /// The future of the layer below, not one more around it.
+    fn call(&self, req: poem::Request) -> impl Future<Output = poem::Result<Self::Output>> + Send {
         if req.headers().contains_key(header::ORIGIN) {
-            return self.cors.call(req).await;
+            return Either::Left(DynEndpoint::call(&*self.cors, req));
         }
-        Ok(match self.plain.call(req).await {
-            Ok(resp) => resp,
-            Err(err) => error_response(err),
-        })
+        // `Dispatch`'s own `call`: the `Arc`'s would add an async layer.
+        let plain = Endpoint::call(&*self.plain, req);
+        Either::Right(plain.map(|answer| Ok(answer.unwrap_or_else(error_response))))
     }
 }
 

@@ -5,18 +5,16 @@
 use poem::Response;
 use poem::http::{HeaderValue, StatusCode, header};
 
-use crate::http::allow::AllowTable;
-
 /// `default-src 'none'; frame-ancestors 'none'` on JSON responses: a JSON
 /// answer opened in a browser runs nothing and cannot be framed. (Swagger
 /// UI's HTML needs its inline script, so it is left alone.)
 const JSON_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// Adds the headers to the answer to a request for `path`.
-pub fn add(resp: &mut Response, allow: &AllowTable, path: &str) {
+/// Adds the headers to the answer to a request whose documented path
+/// takes the methods `allowed` (none if undocumented).
+pub fn add(resp: &mut Response, allowed: Option<&str>) {
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
         // The methods the documented path takes.
-        let allowed = allow.allowed(path);
         if let Some(v) = allowed.and_then(|a| HeaderValue::from_str(a).ok()) {
             resp.headers_mut().insert(header::ALLOW, v);
         }

@@ -53,12 +53,19 @@ pub fn route<'a>(allow: &'a AllowTable, pattern: Option<&'a PathPattern>) -> &'a
 }
 
 /// The route label of a request path, before routing: what the request's
-/// span names (the route itself is only known once poem has matched it).
-pub fn route_of_path<'a>(allow: &'a AllowTable, path: &str) -> &'a str {
-    allow
-        .template_of_path(path)
-        .or_else(|| undocumented(path))
-        .unwrap_or("unmatched")
+/// log lines name (the route itself is only known once poem has matched it).
+#[cfg(test)]
+fn route_of_path<'a>(allow: &'a AllowTable, path: &str) -> &'a str {
+    of_path(allow, path).0
+}
+
+/// [`route_of_path`], and the methods the path takes if it is documented
+/// (the `Allow` header of a 405).
+pub fn of_path<'a>(allow: &'a AllowTable, path: &str) -> (&'a str, Option<&'a str>) {
+    match allow.of_path(path) {
+        Some((template, methods)) => (template, Some(methods)),
+        None => (undocumented(path).unwrap_or("unmatched"), None),
+    }
 }
 
 #[cfg(test)]

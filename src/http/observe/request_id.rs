@@ -1,9 +1,8 @@
-//! The request id and the request's span: the id is the client's
-//! `X-Request-Id` when it is short and plain, else a fresh one; every log
-//! line written while the request is served, however deep (a store warning
-//! in `ApiError::unavailable`, a timeout, a panic), is written inside a
-//! `request` span that names it, with the method and the route template.
-//! The response echoes the id.
+//! The request id: the client's `X-Request-Id` when it is short and
+//! plain, else a fresh one. Every log line written while the request is
+//! served, however deep (a store warning in `ApiError::unavailable`, a
+//! timeout, a panic), names it, with the method and the route template
+//! (`telemetry::RequestContext`). The response echoes the id.
 
 use poem::Request;
 use poem::http::{HeaderName, HeaderValue};
@@ -59,14 +58,6 @@ pub fn request_id(req: &Request) -> HeaderValue {
         Some(v) if acceptable(v) => v.clone(),
         _ => new_request_id(),
     }
-}
-
-/// The `request` span naming `id`, `method` and `route`.
-///
-/// At ERROR level, so that the span is there whatever the filter lets
-/// through: a warning under `RUST_LOG=warn` still names its request.
-pub fn span(id: &str, method: &str, route: &str) -> tracing::Span {
-    tracing::error_span!("request", request_id = %id, method = %method, route = %route)
 }
 
 #[cfg(test)]

@@ -90,9 +90,10 @@ const LONG: Duration = Duration::from_secs(30);
 /// (JSON, as the binary writes them with `LOG_FORMAT=json`).
 async fn send(path: &str, id: &str, timeout: Duration) -> (StatusCode, String, Vec<Value>) {
     let captured = Captured::default();
+    // The binary's JSON lines (`telemetry::init`).
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .flatten_event(true)
+        .event_format(crate::telemetry::JsonEvents::default())
         .with_writer(captured.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -108,7 +109,7 @@ async fn send(path: &str, id: &str, timeout: Duration) -> (StatusCode, String, V
     (status, body, captured.lines())
 }
 
-/// The one line with this message; it names `id` in its span.
+/// The one line with this message; it names `id` in its (`request`) span.
 fn line_in_span<'a>(lines: &'a [Value], message: &str, id: &str, route: &str) -> &'a Value {
     let found: Vec<&Value> = lines.iter().filter(|l| l["message"] == message).collect();
     assert_eq!(found.len(), 1, "one {message:?} line in {lines:?}");

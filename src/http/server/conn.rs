@@ -13,8 +13,7 @@ use std::time::Duration;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use poem::Endpoint;
-use poem::endpoint::BoxEndpoint;
+use poem::endpoint::{BoxEndpoint, DynEndpoint};
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::net::TcpStream;
@@ -154,7 +153,14 @@ pub(super) async fn serve(
         let endpoint = endpoint.clone();
         let req = poem::Request::from((req, local.clone(), remote.clone(), Scheme::HTTP));
         async move {
-            let resp: hyper::Response<_> = endpoint.get_response(req).await.into();
+            // The boxed endpoint's own future: `Endpoint::get_response` on
+            // the `Arc<Box<dyn ..>>` would wrap it in four async layers
+            // (`get_response`, `Arc`, `Box`, `dyn`), each moving the request.
+            let resp = match DynEndpoint::call(&**endpoint, req).await {
+                Ok(resp) => resp,
+                Err(err) => err.into_response(),
+            };
+            let resp: hyper::Response<_> = resp.into();
             Ok::<_, Infallible>(resp.map(|inner| Tracked {
                 inner,
                 _in_flight: in_flight,
