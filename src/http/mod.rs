@@ -189,8 +189,8 @@ fn cors(config: &Config, allow: &AllowTable) -> Cors {
 }
 
 /// The application inside the observation layer (which also limits the
-/// body): the request's data, then the routes. The routes served outside the OpenAPI
-/// document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
+/// body): the request's data, then the routes. The routes served outside
+/// the OpenAPI document (`observe::labels::UNDOCUMENTED_ROUTES`) have a router of
 /// their own; every other path goes straight to the API's routes
 /// ([`api_routes`]), as the root nest of one router did (the same route
 /// patterns, without the nest's copy of the URI and its two boxed futures

@@ -17,8 +17,8 @@ fn millis(elapsed: std::time::Duration) -> f64 {
 }
 
 /// Counts and logs `resp`, the answer to a `method` request started at
-/// `started` with id `request_id` (no longer as the current request, so
-/// the line names it in its own fields only, as it always has).
+/// `started` with id `request_id`, once it is no longer the current
+/// request: the line names it in its own fields only, as it always has.
 pub fn record(
     metrics: &Metrics,
     allow: &AllowTable,

@@ -1,6 +1,6 @@
 //! The guards that answer in the handler's stead: 431 for oversized
-//! headers, 408 or 503 at the deadline, 500 for a panic. They run inside
-//! as the current request, so their log lines name the request id.
+//! headers, 408 or 503 at the deadline, 500 for a panic. They run as the
+//! current request, so their log lines name the request id.
 
 use std::any::Any;
 use std::future::poll_fn;
