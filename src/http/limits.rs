@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use poem::http::header;
+use poem::http::{Version, header};
 use poem::{Body, Request};
 
 /// Largest request body accepted, in bytes.
@@ -99,11 +99,18 @@ fn announced(req: &Request) -> Option<u64> {
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
-/// Whether a request comes with a body to read (chunked, or a
-/// Content-Length over 0): the requests [`limit_body`] cuts, and the only
-/// ones whose handler can wait for the client's bytes ([`BodyWait`]).
+/// Whether a request may come with a body to read: the requests
+/// [`limit_body`] cuts, and the only ones whose handler can wait for the
+/// client's bytes ([`BodyWait`]). Over HTTP/1 a body is announced (chunked,
+/// or a Content-Length over 0). Over HTTP/2 a body needs no announcement
+/// (DATA frames may follow any request head without a Content-Length),
+/// so every HTTP/2 request is treated as having one unless it announces
+/// 0; unannounced bodies were read whole, past the limit.
 pub fn has_body(req: &Request) -> bool {
-    req.headers().contains_key(header::TRANSFER_ENCODING) || announced(req).is_some_and(|n| n > 0)
+    let announced = announced(req);
+    req.headers().contains_key(header::TRANSFER_ENCODING)
+        || announced.is_some_and(|n| n > 0)
+        || (announced.is_none() && req.version() >= Version::HTTP_2)
 }
 
 struct Limited<S> {
@@ -142,5 +149,71 @@ impl<S: Stream<Item = io::Result<Bytes>>> Stream for Limited<S> {
             }
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::Version;
+    use poem::{Body, Request};
+
+    use super::{has_body, is_too_large, limit_body};
+
+    /// A request of `version` whose body (`len` bytes) is not announced:
+    /// no Content-Length, no Transfer-Encoding.
+    fn unannounced(version: Version, len: usize) -> Request {
+        let chunks = futures_util::stream::iter(
+            (0..len.div_ceil(4096))
+                .map(move |i| Ok::<_, std::io::Error>(vec![b'x'; 4096.min(len - i * 4096)])),
+        );
+        Request::builder()
+            .version(version)
+            .method(poem::http::Method::POST)
+            .body(Body::from_bytes_stream(chunks))
+    }
+
+    #[tokio::test]
+    async fn an_unannounced_http2_body_is_cut_at_the_limit() {
+        let mut req = unannounced(Version::HTTP_2, 64 * 1024 + 1);
+        assert!(has_body(&req));
+        limit_body(&mut req, 64 * 1024);
+        let err = req.take_body().into_vec().await.expect_err("cut");
+        assert!(is_too_large(&err), "{err}");
+
+        let mut req = unannounced(Version::HTTP_2, 64 * 1024);
+        limit_body(&mut req, 64 * 1024);
+        let body = req.take_body().into_vec().await.expect("exactly the limit");
+        assert_eq!(body.len(), 64 * 1024);
+    }
+
+    #[test]
+    fn which_requests_have_a_body() {
+        let head = |version, header: Option<(&str, &str)>| {
+            let builder = Request::builder().version(version);
+            match header {
+                Some((name, value)) => builder.header(name, value).finish(),
+                None => builder.finish(),
+            }
+        };
+        // HTTP/1.1 frames its bodies: none without an announcement.
+        assert!(!has_body(&head(Version::HTTP_11, None)));
+        assert!(!has_body(&head(
+            Version::HTTP_11,
+            Some(("content-length", "0"))
+        )));
+        assert!(has_body(&head(
+            Version::HTTP_11,
+            Some(("content-length", "1"))
+        )));
+        assert!(has_body(&head(
+            Version::HTTP_11,
+            Some(("transfer-encoding", "chunked"))
+        )));
+        // HTTP/2 may send DATA frames after any head.
+        assert!(has_body(&head(Version::HTTP_2, None)));
+        assert!(!has_body(&head(
+            Version::HTTP_2,
+            Some(("content-length", "0"))
+        )));
     }
 }
