@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use posts_api::adapters::bcrypt::BcryptHasher;
 use posts_api::adapters::hash_worker::WorkerHasher;
-use posts_api::domain::{Password, StoreError};
+use posts_api::domain::{Password, PasswordHash, StoreError};
 use posts_api::ports::PasswordHasher;
 
 const BIN: &str = env!("CARGO_BIN_EXE_posts-api");
@@ -40,6 +40,23 @@ async fn impatient_worker(cost: u32, patience: Duration) -> WorkerHasher {
 
 fn password(raw: &str) -> Password {
     Password::parse(raw).expect("a valid password")
+}
+
+/// Eight verifies against `hash` at once, each with its index: the even
+/// ones of "the real one", the odd ones of a wrong password.
+async fn eight_verifies(
+    hasher: &WorkerHasher,
+    hash: &PasswordHash,
+) -> Vec<(usize, Result<bool, StoreError>)> {
+    join_all((0..8).map(|i| async move {
+        let candidate = if i % 2 == 0 {
+            "the real one"
+        } else {
+            "a wrong one"
+        };
+        (i, hasher.verify(candidate, Some(hash)).await)
+    }))
+    .await
 }
 
 /// Sends SIGKILL to `pid`.
@@ -186,17 +203,7 @@ async fn a_killed_worker_fails_its_requests_then_is_replaced() {
     let (hasher, _) = worker(10).await;
     let hash = hasher.hash(&password("the real one")).await.unwrap();
     let first = hasher.worker_pid().await.expect("a worker");
-    let calls = join_all((0..8).map(|i| {
-        let (hasher, hash) = (&hasher, &hash);
-        async move {
-            let candidate = if i % 2 == 0 {
-                "the real one"
-            } else {
-                "a wrong one"
-            };
-            (i, hasher.verify(candidate, Some(hash)).await)
-        }
-    }));
+    let calls = eight_verifies(&hasher, &hash);
     let killer = async {
         tokio::time::sleep(Duration::from_millis(30)).await;
         kill(first);
@@ -259,18 +266,7 @@ async fn a_slow_worker_is_not_taken_for_a_stopped_one() {
     let hash = hasher.hash(&password("the real one")).await.unwrap();
     let first = hasher.worker_pid().await.expect("a worker");
     let started = Instant::now();
-    let calls = join_all((0..8).map(|i| {
-        let (hasher, hash) = (&hasher, &hash);
-        async move {
-            let candidate = if i % 2 == 0 {
-                "the real one"
-            } else {
-                "a wrong one"
-            };
-            (i, hasher.verify(candidate, Some(hash)).await)
-        }
-    }))
-    .await;
+    let calls = eight_verifies(&hasher, &hash).await;
     assert!(
         started.elapsed() > patience * 4,
         "the test outlasts the patience"
