@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 
 use super::protocol::{self, Frame};
 use crate::adapters::bcrypt::idle_priority;
@@ -20,6 +20,21 @@ use crate::adapters::bcrypt::idle_priority;
 pub fn run() -> ExitCode {
     let scheduling = isolate();
     let out = Arc::new(Mutex::new(io::stdout()));
+    let (tx, rx) = mpsc::channel::<Frame>();
+    let rx = Arc::new(Mutex::new(rx));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The hello only once every hashing thread is at its priority: no hash
+    // can run at the normal one.
+    let lowered = Arc::new(Barrier::new(cores + 1));
+    for _ in 0..cores {
+        let (rx, out, lowered) = (rx.clone(), out.clone(), lowered.clone());
+        std::thread::spawn(move || {
+            idle_priority();
+            lowered.wait();
+            serve(&rx, &out);
+        });
+    }
+    lowered.wait();
     if send(
         &out,
         &protocol::reply(0, protocol::HELLO, scheduling.as_bytes()),
@@ -27,16 +42,6 @@ pub fn run() -> ExitCode {
     .is_err()
     {
         return ExitCode::FAILURE;
-    }
-    let (tx, rx) = mpsc::channel::<Frame>();
-    let rx = Arc::new(Mutex::new(rx));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for _ in 0..cores {
-        let (rx, out) = (rx.clone(), out.clone());
-        std::thread::spawn(move || {
-            idle_priority();
-            serve(&rx, &out);
-        });
     }
     let mut stdin = io::stdin().lock();
     loop {
