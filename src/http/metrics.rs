@@ -8,28 +8,37 @@
 //! way (`cargo bench --bench micro -- metrics/`): see `benches/RESULTS.md`.
 //! Counting keys its counters by route first (a `&str` look-up, no
 //! allocation once a route has been seen) and then by a `Copy` key of the
-//! method label and status. Kept rather than switched because
+//! method label and status, in the calling thread's own shard (a scrape
+//! sums them). Kept rather than switched because
 //! prometheus-client writes OpenMetrics, where a counter's `# HELP`/`# TYPE`
 //! lines name `http_requests`, not `http_requests_total`, and the text ends
 //! with `# EOF`: scrapers and dashboards reading these lines would change.
 
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ports::{PoolMonitor, PoolStats};
-use dashmap::DashMap;
 
 /// Latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Shards of the request counters. A thread counts in its own shard (see
+/// [`shard_of_this_thread`]), so the cores serving requests never write
+/// the same cache line: with one shared set, the two cores of this
+/// machine passed each counter's line (and the map's lock) back and forth
+/// on every request. More shards than cores, so that the runtime's worker
+/// threads each get one of their own.
+const SHARDS: usize = 16;
+
 /// FNV-1a, for the counters' maps: their keys are labels from bounded
-/// sets (route templates, method labels, statuses), never a client's
-/// bytes, so the keyed hash DashMap uses by default (SipHash, a few
-/// hundred instructions per request for the two look-ups) buys nothing.
+/// sets (route templates), never a client's bytes, so a keyed hash
+/// (SipHash, a few hundred instructions per request) buys nothing.
 struct Fnv(u64);
 
 impl Default for Fnv {
@@ -52,61 +61,99 @@ impl Hasher for Fnv {
 
 type Labels = BuildHasherDefault<Fnv>;
 
-#[derive(Default)]
-struct Histogram {
-    /// Requests by the smallest bucket that holds their latency.
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-/// One route's counters: requests by method label and status, latency.
-#[derive(Default)]
+/// One route's counters in one shard: requests by method label and
+/// status, and the latency histogram.
+#[derive(Default, Clone)]
 struct RouteStats {
-    requests: DashMap<(&'static str, u16), AtomicU64, Labels>,
-    latency: Histogram,
+    /// A handful of (method, status) pairs per route: a short list beats
+    /// a map.
+    requests: Vec<((&'static str, u16), u64)>,
+    /// Requests by the smallest bucket that holds their latency
+    /// (`render` sums them into Prometheus's cumulative buckets).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
 }
 
 impl RouteStats {
-    fn count(&self, method: &'static str, status: u16, seconds: f64) {
-        match self.requests.get(&(method, status)) {
-            Some(n) => n.fetch_add(1, Ordering::Relaxed),
-            None => self
-                .requests
-                .entry((method, status))
-                .or_default()
-                .fetch_add(1, Ordering::Relaxed),
-        };
-        let hist = &self.latency;
-        // Only the smallest bucket that holds it: one atomic add, not one
-        // per bucket above it (`render` sums them into Prometheus's
-        // cumulative buckets).
-        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            hist.buckets[i].fetch_add(1, Ordering::Relaxed);
+    fn count(&mut self, method: &'static str, status: u16, seconds: f64) {
+        let key = (method, status);
+        match self.requests.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => self.requests.push((key, 1)),
         }
-        hist.count.fetch_add(1, Ordering::Relaxed);
-        hist.sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum_micros += (seconds * 1e6) as u64;
+    }
+
+    /// Adds `other`'s counts to these.
+    fn merge(&mut self, other: &Self) {
+        for (key, n) in &other.requests {
+            match self.requests.iter_mut().find(|(k, _)| k == key) {
+                Some((_, total)) => *total += n,
+                None => self.requests.push((*key, *n)),
+            }
+        }
+        for (total, n) in self.buckets.iter_mut().zip(other.buckets) {
+            *total += n;
+        }
+        self.count += other.count;
+        self.sum_micros += other.sum_micros;
     }
 }
 
+/// One shard: the counters by route label, behind a lock that only the
+/// threads of this shard take (and a scrape), so it is nearly always
+/// free and its line already this core's. Aligned to keep two shards off
+/// one cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<HashMap<String, RouteStats, Labels>>);
+
+/// The shard of the calling thread: threads are numbered in the order
+/// they first count, so the runtime's workers get shards of their own.
+fn shard_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    SHARD.with(|shard| {
+        shard.get().unwrap_or_else(|| {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            shard.set(Some(n));
+            n
+        })
+    })
+}
+
 /// The counters, shared by the middleware and the `/metrics` endpoint.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Metrics {
     /// By route label (bounded: the documented routes and a few more).
-    routes: Arc<DashMap<String, RouteStats, Labels>>,
+    shards: Arc<[Shard]>,
     login_failures: Arc<AtomicU64>,
     login_throttled: Arc<AtomicU64>,
     /// The store's connection pool, if it has one.
     pool: Option<Arc<dyn PoolMonitor>>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::with_pool(None)
+    }
+}
+
 impl Metrics {
     /// Empty counters, and the gauges of `pool` (none on the memory store).
     pub fn with_pool(pool: Option<Arc<dyn PoolMonitor>>) -> Self {
         Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            login_failures: Arc::default(),
+            login_throttled: Arc::default(),
             pool,
-            ..Self::default()
         }
     }
 
@@ -123,36 +170,51 @@ impl Metrics {
     /// Counts one answered request; `method` and `route` are labels from
     /// bounded sets (see `observe::labels`).
     pub fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
-        match self.routes.get(route) {
+        let shard = &self.shards[shard_of_this_thread()];
+        // Nothing panics while the lock is held; a poisoned lock's counts
+        // are still counts.
+        let mut routes = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match routes.get_mut(route) {
             Some(stats) => stats.count(method, status, seconds),
-            None => self
-                .routes
+            None => routes
                 .entry(route.to_owned())
                 .or_default()
                 .count(method, status, seconds),
         }
     }
 
+    /// Every shard's counts summed, by route label in order.
+    fn totals(&self) -> BTreeMap<String, RouteStats> {
+        let mut totals = BTreeMap::<String, RouteStats>::new();
+        for shard in self.shards.iter() {
+            let routes = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for (route, stats) in routes.iter() {
+                match totals.get_mut(route) {
+                    Some(total) => total.merge(stats),
+                    None => {
+                        totals.insert(route.clone(), stats.clone());
+                    }
+                }
+            }
+        }
+        totals
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
+        let totals = self.totals();
         let mut out = String::new();
         out.push_str(
             "# HELP http_requests_total Requests answered, by method, route and status.\n",
         );
         out.push_str("# TYPE http_requests_total counter\n");
-        let mut rows: Vec<((&str, String, u16), u64)> = self
-            .routes
+        let mut rows: Vec<((&str, &str, u16), u64)> = totals
             .iter()
-            .flat_map(|route| {
-                route
+            .flat_map(|(route, stats)| {
+                stats
                     .requests
                     .iter()
-                    .map(|e| {
-                        let (method, status) = *e.key();
-                        let n = e.value().load(Ordering::Relaxed);
-                        ((method, route.key().clone(), status), n)
-                    })
-                    .collect::<Vec<_>>()
+                    .map(move |((method, status), n)| ((*method, route.as_str(), *status), *n))
             })
             .collect();
         rows.sort();
@@ -182,27 +244,21 @@ impl Metrics {
         );
         out.push_str("# HELP http_request_duration_seconds Request latency, by route.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        let mut routes: Vec<String> = self.routes.iter().map(|e| e.key().clone()).collect();
-        routes.sort();
-        for route in routes {
-            let Some(stats) = self.routes.get(&route) else {
-                continue;
-            };
-            let h = &stats.latency;
+        for (route, h) in &totals {
             let mut n = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
-                n += h.buckets[i].load(Ordering::Relaxed);
+                n += h.buckets[i];
                 let _ = writeln!(
                     out,
                     "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
                 );
             }
-            let count = h.count.load(Ordering::Relaxed);
+            let count = h.count;
             let _ = writeln!(
                 out,
                 "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
             );
-            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let sum = h.sum_micros as f64 / 1e6;
             let _ = writeln!(
                 out,
                 "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
@@ -267,6 +323,40 @@ mod tests {
         assert_eq!(bucket("0.5"), "4");
         assert_eq!(bucket("2.5"), "4");
         assert_eq!(bucket("+Inf"), "5");
+    }
+
+    #[test]
+    fn counts_from_every_thread_are_summed() {
+        let m = Metrics::default();
+        std::thread::scope(|scope| {
+            for _ in 0..(SHARDS + 3) {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        m.observe("GET", "/posts", 200, 0.0001);
+                    }
+                    m.observe("POST", "/posts", 201, 0.3);
+                });
+            }
+        });
+        let text = m.render();
+        let n = SHARDS + 3;
+        for line in [
+            format!(
+                "http_requests_total{{method=\"GET\",route=\"/posts\",status=\"200\"}} {}",
+                10 * n
+            ),
+            format!("http_requests_total{{method=\"POST\",route=\"/posts\",status=\"201\"}} {n}"),
+            format!(
+                "http_request_duration_seconds_bucket{{route=\"/posts\",le=\"0.0005\"}} {}",
+                10 * n
+            ),
+            format!(
+                "http_request_duration_seconds_count{{route=\"/posts\"}} {}",
+                11 * n
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
     }
 
     #[test]
