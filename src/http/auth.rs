@@ -97,7 +97,7 @@ impl AuthApi {
     /// (`grant_type=refresh_token`): spends the refresh token and answers
     /// new tokens in the same session; presenting a spent refresh token
     /// ends its session. Any other `grant_type`: 400.
-    #[oai(path = "/login", method = "post", operation_id = "login")]
+    #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
         service: Data<&Service>,
@@ -140,7 +140,7 @@ impl AuthApi {
     ///
     /// Ends the presented token's session everywhere the store is shared:
     /// its access tokens and its refresh token stop working.
-    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    #[oai(path = "/logout", method = "post")]
     async fn logout(
         &self,
         auth: Auth,
@@ -153,7 +153,7 @@ impl AuthApi {
     /// Log out everywhere
     ///
     /// Ends every session of the caller, the current one included.
-    #[oai(path = "/logout/all", method = "post", operation_id = "logout_all")]
+    #[oai(path = "/logout/all", method = "post")]
     async fn logout_all(
         &self,
         auth: Auth,

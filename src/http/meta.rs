@@ -38,7 +38,7 @@ fn ok() -> StatusResponse {
 #[OpenApi(tag = "ApiTags::Service")]
 impl MetaApi {
     /// Welcome
-    #[oai(path = "/", method = "get", operation_id = "root")]
+    #[oai(path = "/", method = "get")]
     async fn root(&self) -> RootResponse {
         RootResponse::Ok(JsonOut(RootOut {
             message: "Welcome to the posts API; see /docs".into(),
@@ -49,7 +49,7 @@ impl MetaApi {
     /// Liveness
     ///
     /// 200 while the process runs.
-    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    #[oai(path = "/healthz", method = "get")]
     async fn healthz(&self) -> StatusResponse {
         ok()
     }
@@ -57,7 +57,7 @@ impl MetaApi {
     /// Readiness
     ///
     /// 200 when the store answers, else 503.
-    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self, service: Data<&Service>) -> Result<StatusResponse, Errors<UNAVAILABLE>> {
         service.ready().await.map_err(ApiError::from)?;
         Ok(ok())

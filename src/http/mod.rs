@@ -14,13 +14,13 @@ mod models;
 pub mod observe;
 mod paging;
 mod posts;
+mod routes;
 pub mod security;
 pub mod server;
 mod sessions;
 mod users;
 mod votes;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,12 +30,8 @@ use futures_util::future::Either;
 use poem::endpoint::{BoxEndpoint, DynEndpoint, make_sync};
 use poem::http::{Method, StatusCode, header};
 use poem::middleware::Cors;
-use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, PathPattern, Route};
-// Reachable only through `__private` (what its derive macros name): the
-// type the operations read their query parameters from.
-use poem_openapi::__private::UrlQuery;
-use poem_openapi::registry::MetaParamIn;
-use poem_openapi::{OpenApi, OpenApiService, Tags};
+use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, Route};
+use poem_openapi::{OpenApiService, Tags};
 
 use crate::config::Config;
 use crate::domain::{PostId, SessionId, UserId};
@@ -43,6 +39,7 @@ use crate::ports::PoolMonitor;
 use crate::service::Service;
 use allow::AllowTable;
 use error::ApiError;
+use routes::{Named, api_routes};
 
 /// The tags grouping operations in the document and Swagger UI.
 #[derive(Tags)]
@@ -61,6 +58,7 @@ enum ApiTags {
     Service,
 }
 
+/// The API's operations, one struct per tag.
 type Apis = (
     auth::AuthApi,
     users::UsersApi,
@@ -70,8 +68,13 @@ type Apis = (
     meta::MetaApi,
 );
 
-fn openapi_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(Apis::default(), "Posts API", env!("CARGO_PKG_VERSION")).description(
+fn openapi_service() -> OpenApiService<Named<Apis>, ()> {
+    OpenApiService::new(
+        Named(Apis::default()),
+        "Posts API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Users register, log in at `/login` (OAuth2 password form or JSON) and send \
              `Authorization: Bearer <token>`. Posts, drafts, votes and roles.",
     )
@@ -85,7 +88,7 @@ pub fn openapi_json() -> String {
 /// The document of `api`, with its `Link` response headers named as they
 /// are sent: poem-openapi's derive writes a header it declares in capitals
 /// (`LINK`), where the headers built in `error::openapi` keep their case.
-fn document(api: &OpenApiService<Apis, ()>) -> String {
+fn document(api: &OpenApiService<Named<Apis>, ()>) -> String {
     api.spec().replace("\"LINK\": {", "\"Link\": {")
 }
 
@@ -111,19 +114,9 @@ fn post_id(raw: i64) -> Result<PostId, ApiError> {
     PostId::new(raw).ok_or_else(|| ApiError::invalid(error::id_range("id")))
 }
 
-/// An error as a `{"detail"}` response that keeps its route template, for
-/// the metrics; a path no route matched keeps none (it is `unmatched`, not
-/// the `/` nest that poem names).
+/// An error as a `{"detail"}` response.
 fn error_response(err: poem::Error) -> poem::Response {
-    let pattern = err
-        .data::<PathPattern>()
-        .filter(|_| !err.is::<poem::error::NotFoundError>())
-        .cloned();
-    let mut resp = error::reshape(err).into_response();
-    if let Some(pattern) = pattern {
-        resp.set_data(pattern);
-    }
-    resp
+    error::reshape(err).into_response()
 }
 
 /// Refused origins: a preflight gets 403; any other request is served
@@ -220,135 +213,6 @@ impl Endpoint for Dispatch {
     }
 }
 
-/// The API's operations as poem-openapi's `OpenApiService::into_endpoint`
-/// routes them (one `Route`, per path the operations by method), minus
-/// its layers around each request: the query is extracted by [`Methods`]
-/// for the operations that read one, rather than for every request by a
-/// `before` layer and a boxed endpoint; and [`Methods`] picks the
-/// operation where poem's `RouteMethod` would box each operation's
-/// (already boxed) endpoint once more.
-fn api_routes(apis: Apis) -> Route {
-    let mut operation_ids = HashSet::new();
-    let mut queried = HashSet::new();
-    for path in Apis::meta().into_iter().flat_map(|api| api.paths) {
-        let key = route_key(&path.path);
-        for operation in path.operations {
-            if let Some(id) = operation.operation_id {
-                assert!(operation_ids.insert(id), "duplicate operation id: {id}");
-            }
-            let query = operation
-                .params
-                .iter()
-                .any(|p| matches!(p.in_type, MetaParamIn::Query));
-            if query {
-                queried.insert((key.clone(), operation.method));
-            }
-        }
-    }
-    let mut items = HashMap::new();
-    apis.add_routes(&mut items);
-    for (path, method) in &queried {
-        // An operation that reads its query and would not get one panics.
-        assert!(
-            items.get(path).is_some_and(|ops| ops.contains_key(method)),
-            "no route {method} {path}"
-        );
-    }
-    items.into_iter().fold(Route::new(), |route, (path, ops)| {
-        let ops = ops
-            .into_iter()
-            .map(|(method, ep)| {
-                let query = queried.contains(&(path.clone(), method.clone()));
-                (method, Operation { ep, query })
-            })
-            .collect();
-        route.at(path, Methods { ops })
-    })
-}
-
-/// The route poem-openapi's `add_routes` gives an operation documented at
-/// `path`: each `{name}` segment becomes `:param0`, `:param1`, ...
-fn route_key(path: &str) -> String {
-    let mut key = String::new();
-    let mut params = 0;
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        key.push('/');
-        if segment.starts_with('{') {
-            key.push_str(&format!(":param{params}"));
-            params += 1;
-        } else {
-            key.push_str(segment);
-        }
-    }
-    if key.is_empty() {
-        key.push('/');
-    }
-    key
-}
-
-/// One operation's endpoint, and whether it reads the request's query.
-struct Operation {
-    ep: BoxEndpoint<'static>,
-    query: bool,
-}
-
-impl Operation {
-    /// The operation's own (boxed) future, not one more around it; the
-    /// query first where it reads one (its `Query` parameters look it up,
-    /// as poem-openapi's own endpoint puts it).
-    #[inline]
-    fn call(&self, mut req: poem::Request) -> impl Future<Output = poem::Result<poem::Response>> {
-        if self.query {
-            let query: Vec<(String, String)> = req.params().unwrap_or_default();
-            req.extensions_mut().insert(UrlQuery(query));
-        }
-        // Through `DynEndpoint`: `Endpoint::call` on the box would wrap its
-        // future in two async layers (`Box`, `dyn`), each moving the request.
-        DynEndpoint::call(&*self.ep, req)
-    }
-}
-
-/// One path's operations by method, as poem's `RouteMethod` answers: the
-/// operation of the request's method; `HEAD` without one of its own is
-/// the `GET` operation without its body; any other method is 405 (the
-/// observation layer adds `Allow`).
-struct Methods {
-    ops: Vec<(Method, Operation)>,
-}
-
-impl Methods {
-    fn find(&self, method: &Method) -> Option<&Operation> {
-        self.ops.iter().find(|(m, _)| m == method).map(|(_, op)| op)
-    }
-}
-
-impl Endpoint for Methods {
-    type Output = poem::Response;
-
-    fn call(
-        &self,
-        mut req: poem::Request,
-    ) -> impl Future<Output = poem::Result<Self::Output>> + Send {
-        // The rare answers boxed, as in `RouteMethod`: this future stays
-        // the operation's, not one the size of a request beside it.
-        match self.find(req.method()) {
-            Some(op) => Either::Left(op.call(req)),
-            None => Either::Right(Box::pin(async move {
-                let get = self
-                    .find(&Method::GET)
-                    .filter(|_| req.method() == Method::HEAD);
-                let Some(op) = get else {
-                    return Err(poem::error::MethodNotAllowedError.into());
-                };
-                req.set_method(Method::GET);
-                let mut resp = op.call(req).await?;
-                resp.set_body(());
-                Ok(resp)
-            })),
-        }
-    }
-}
-
 /// [`Dispatch`] with every error answered `{"detail"}`, and CORS (the
 /// configured rules, [`CorsGate`]'s refusals) for requests that carry an
 /// `Origin`. Without one neither CORS layer does anything, so those
@@ -433,15 +297,6 @@ mod tests {
             committed.trim_end() == super::openapi_json().trim_end(),
             "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
         );
-    }
-
-    #[test]
-    fn route_keys_are_poem_openapis() {
-        assert_eq!(super::route_key("/posts/{id}"), "/posts/:param0");
-        assert_eq!(super::route_key("/users/{id}/role"), "/users/:param0/role");
-        assert_eq!(super::route_key("/a/{x}/b/{y}"), "/a/:param0/b/:param1");
-        assert_eq!(super::route_key("/"), "/");
-        assert_eq!(super::route_key("/posts"), "/posts");
     }
 
     #[test]

@@ -81,12 +81,7 @@ impl PostsApi {
     /// only to their owner and admins. `before` is a cursor: only posts
     /// with an id below it, and `skip` applies after it. A full page
     /// carries a `Link` header to the next one.
-    #[oai(
-        path = "/posts",
-        method = "get",
-        operation_id = "list_posts",
-        transform = "auth_first"
-    )]
+    #[oai(path = "/posts", method = "get", transform = "auth_first")]
     async fn list(
         &self,
         // Checked in the statement that reads the page.
@@ -136,12 +131,7 @@ impl PostsApi {
     }
 
     /// Read a post
-    #[oai(
-        path = "/posts/:id",
-        method = "get",
-        operation_id = "get_post",
-        transform = "auth_first"
-    )]
+    #[oai(path = "/posts/:id", method = "get", transform = "auth_first")]
     async fn get(
         &self,
         token: VerifiedToken,
@@ -156,7 +146,7 @@ impl PostsApi {
     }
 
     /// Create a post
-    #[oai(path = "/posts", method = "post", operation_id = "create_post")]
+    #[oai(path = "/posts", method = "post")]
     async fn create(
         &self,
         auth: Auth,
@@ -173,7 +163,7 @@ impl PostsApi {
     /// Replace a post
     ///
     /// For its owner or an admin. A body without `published` publishes it.
-    #[oai(path = "/posts/:id", method = "put", operation_id = "update_post")]
+    #[oai(path = "/posts/:id", method = "put")]
     async fn update(
         &self,
         auth: Auth,
@@ -202,7 +192,7 @@ impl PostsApi {
     /// Delete a post
     ///
     /// For its owner or an admin; its votes go with it.
-    #[oai(path = "/posts/:id", method = "delete", operation_id = "delete_post")]
+    #[oai(path = "/posts/:id", method = "delete")]
     async fn delete(
         &self,
         auth: Auth,

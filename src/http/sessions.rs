@@ -38,7 +38,7 @@ impl SessionsApi {
     ///
     /// Every active session of the caller, newest first; `current` marks
     /// the one of the token presented.
-    #[oai(path = "/sessions", method = "get", operation_id = "list_sessions")]
+    #[oai(path = "/sessions", method = "get")]
     async fn list(
         &self,
         auth: Auth,
@@ -55,11 +55,7 @@ impl SessionsApi {
     }
 
     /// End one of the caller's sessions
-    #[oai(
-        path = "/sessions/:id",
-        method = "delete",
-        operation_id = "end_session"
-    )]
+    #[oai(path = "/sessions/:id", method = "delete")]
     async fn end(
         &self,
         auth: Auth,
@@ -75,11 +71,7 @@ impl SessionsApi {
     }
 
     /// End every session of a user (admins)
-    #[oai(
-        path = "/users/:id/sessions",
-        method = "delete",
-        operation_id = "end_user_sessions"
-    )]
+    #[oai(path = "/users/:id/sessions", method = "delete")]
     async fn end_all_of_user(
         &self,
         auth: Auth,

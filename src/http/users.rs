@@ -87,7 +87,7 @@ impl UsersApi {
     ///
     /// Emails are stored trimmed and lower-cased, and compared without
     /// regard to case.
-    #[oai(path = "/users", method = "post", operation_id = "create_user")]
+    #[oai(path = "/users", method = "post")]
     async fn create(
         &self,
         service: Data<&Service>,
@@ -100,7 +100,7 @@ impl UsersApi {
     }
 
     /// The caller's profile
-    #[oai(path = "/profile", method = "get", operation_id = "profile")]
+    #[oai(path = "/profile", method = "get")]
     async fn profile(&self, auth: Auth) -> Result<ProfileResponse, Errors<AUTHED>> {
         let user = auth.caller().user.clone();
         let message = format!("Welcome {}", user.email);
@@ -111,7 +111,7 @@ impl UsersApi {
     }
 
     /// The caller
-    #[oai(path = "/users/me", method = "get", operation_id = "get_me")]
+    #[oai(path = "/users/me", method = "get")]
     async fn me(&self, auth: Auth) -> Result<UserResponse, Errors<AUTHED>> {
         Ok(UserResponse::Ok(JsonOut(auth.caller().user.clone().into())))
     }
@@ -121,12 +121,7 @@ impl UsersApi {
     /// Needs the current password; a wrong one counts as a failed login
     /// (and is throttled like one). Every other session of the caller
     /// ends; the current one goes on.
-    #[oai(
-        path = "/users/me/password",
-        method = "put",
-        operation_id = "change_password",
-        transform = "auth_first"
-    )]
+    #[oai(path = "/users/me/password", method = "put", transform = "auth_first")]
     async fn change_password(
         &self,
         // Checked in the store call that counts the attempt (a password
@@ -148,7 +143,7 @@ impl UsersApi {
     }
 
     /// Read a user
-    #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
+    #[oai(path = "/users/:id", method = "get")]
     async fn get(
         &self,
         // Any user may read any user: the token is checked, nothing more.
@@ -167,7 +162,7 @@ impl UsersApi {
     /// Ascending id. `after` is a cursor: only users with an id above it,
     /// and `skip` applies after it. A full page carries a `Link` header to
     /// the next one.
-    #[oai(path = "/users", method = "get", operation_id = "list_users")]
+    #[oai(path = "/users", method = "get")]
     async fn list(
         &self,
         auth: Auth,
@@ -211,11 +206,7 @@ impl UsersApi {
     /// Change a user's role (admins)
     ///
     /// Takes effect at once, for tokens already issued too.
-    #[oai(
-        path = "/users/:id/role",
-        method = "patch",
-        operation_id = "set_user_role"
-    )]
+    #[oai(path = "/users/:id/role", method = "patch")]
     async fn set_role(
         &self,
         auth: Auth,
@@ -237,7 +228,7 @@ impl UsersApi {
     /// Delete a user (themself, or an admin)
     ///
     /// The user's posts and votes go with it, and its tokens stop working.
-    #[oai(path = "/users/:id", method = "delete", operation_id = "delete_user")]
+    #[oai(path = "/users/:id", method = "delete")]
     async fn delete(
         &self,
         auth: Auth,

@@ -28,7 +28,7 @@ impl VotesApi {
     ///
     /// `dir` 1 adds the caller's vote (one per user and post), `dir` 0
     /// removes it. Owners may vote on their own posts, drafts included.
-    #[oai(path = "/vote", method = "post", operation_id = "vote")]
+    #[oai(path = "/vote", method = "post")]
     async fn vote(
         &self,
         auth: Auth,

@@ -4,10 +4,8 @@
 
 use std::time::Instant;
 
-use poem::{PathPattern, Response};
+use poem::Response;
 
-use super::labels;
-use crate::http::allow::AllowTable;
 use crate::http::metrics::Metrics;
 
 /// Milliseconds rounded to the microsecond: `0.371`, not
@@ -16,18 +14,18 @@ fn millis(elapsed: std::time::Duration) -> f64 {
     elapsed.as_micros() as f64 / 1e3
 }
 
-/// Counts and logs `resp`, the answer to a `method` request started at
-/// `started` with id `request_id`, once it is no longer the current
-/// request: the line names it in its own fields only, as it always has.
+/// Counts and logs `resp`, the answer to a `method` request for `route`
+/// (its label, `labels::of_path`) started at `started` with id
+/// `request_id`, once it is no longer the current request: the line names
+/// it in its own fields only, as it always has.
 pub fn record(
     metrics: &Metrics,
-    allow: &AllowTable,
     method: &'static str,
+    route: &str,
     started: Instant,
     resp: &Response,
     request_id: &str,
 ) {
-    let route = labels::route(allow, resp.data::<PathPattern>());
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe(method, route, status, elapsed.as_secs_f64());

@@ -2,7 +2,6 @@
 //! the documented route templates, never anything a client wrote, so that
 //! no client can mint labels (or put an id, email or token in one).
 
-use poem::PathPattern;
 use poem::http::Method;
 
 use crate::http::allow::AllowTable;
@@ -39,28 +38,18 @@ pub fn is_undocumented(path: &str) -> bool {
     undocumented(path).is_some()
 }
 
-/// The route label of a response: the documented template (`/posts/{id}`)
-/// of the pattern poem matched, one of the undocumented routes, or
-/// `unmatched`. What the metrics and the access log use.
-pub fn route<'a>(allow: &'a AllowTable, pattern: Option<&'a PathPattern>) -> &'a str {
-    let Some(pattern) = pattern else {
-        return "unmatched";
-    };
-    allow
-        .template(&pattern.0)
-        .or_else(|| undocumented(&pattern.0))
-        .unwrap_or("unmatched")
-}
-
-/// The route label of a request path, before routing: what the request's
-/// log lines name (the route itself is only known once poem has matched it).
+/// The route label of a request path: what its log lines, its access
+/// line and the metrics name.
 #[cfg(test)]
 fn route_of_path<'a>(allow: &'a AllowTable, path: &str) -> &'a str {
     of_path(allow, path).0
 }
 
-/// [`route_of_path`], and the methods the path takes if it is documented
-/// (the `Allow` header of a 405).
+/// The route label of a request path (the documented template it falls
+/// under, one of the undocumented routes, or `unmatched`), and the methods
+/// the path takes if it is documented (the `Allow` header of a 405).
+/// Known before routing, so every answer is labelled alike: a CORS
+/// preflight, a 431 or a 405 as well as the handler's own.
 pub fn of_path<'a>(allow: &'a AllowTable, path: &str) -> (&'a str, Option<&'a str>) {
     match allow.of_path(path) {
         Some((template, methods)) => (template, Some(methods)),

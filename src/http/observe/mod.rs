@@ -136,7 +136,7 @@ impl Endpoint for Observed {
         let mut answer = pin!(answer);
         let mut resp = poll_fn(|cx| telemetry::scope(&request, || answer.as_mut().poll(cx))).await;
         headers::add(&mut resp, allowed);
-        access::record(metrics, allow, method, started, &resp, id_str);
+        access::record(metrics, method, route, started, &resp, id_str);
         resp.headers_mut()
             .insert(request_id::REQUEST_ID_NAME.clone(), id);
         Ok(resp)
