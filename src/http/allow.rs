@@ -105,13 +105,38 @@ impl AllowTable {
 /// asserts it).
 const MAX_SEGMENTS: usize = 8;
 
+/// The non-empty segments of `path`. A plain byte loop: `str::split`
+/// with its searcher cost some 200 instructions a request here.
 fn split(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
+    let mut rest = path;
+    std::iter::from_fn(move || {
+        loop {
+            let (segment, after) = match rest.bytes().position(|b| b == b'/') {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None if rest.is_empty() => return None,
+                None => (rest, ""),
+            };
+            rest = after;
+            if !segment.is_empty() {
+                return Some(segment);
+            }
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_into_the_non_empty_segments() {
+        let parts = |path| split(path).collect::<Vec<_>>();
+        assert_eq!(parts("/posts/7"), ["posts", "7"]);
+        assert_eq!(parts("//a///b/"), ["a", "b"]);
+        assert_eq!(parts("a"), ["a"]);
+        assert!(parts("/").is_empty());
+        assert!(parts("").is_empty());
+    }
 
     #[test]
     fn matches_templates() {
