@@ -11,7 +11,11 @@
 //! group's nice to 19 (weight 15 against 1024 for the service and for each
 //! backend) and its hashing threads to `SCHED_IDLE`: hashes get the cores the
 //! service and the database leave idle, and a pure login load still uses
-//! every core. Priorities, not a cap.
+//! every core. Priorities, not a cap. What priorities cannot do: with
+//! idle-class work on a core, this kernel's load balancer queues the
+//! PostgreSQL backends on the other one, so a PostgreSQL-bound read's p99
+//! still grows during a storm on shared cores (its p50 does not; measured
+//! in benches/RESULTS.md, "The login storm on PostgreSQL").
 //!
 //! The [`PasswordHasher`] contract is kept as [`BcryptHasher`] keeps it:
 //! the same slots (one hash per core at once, waited for here), the same
