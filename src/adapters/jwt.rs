@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -29,7 +30,11 @@ struct Claims {
 
 struct Key {
     kid: String,
-    decoding: DecodingKey,
+    /// HMAC-SHA256 keyed with the secret, cloned for each token: the key's
+    /// two padded blocks are hashed once here, where
+    /// `jsonwebtoken::crypto::verify` builds a keyed verifier per call
+    /// (some 7,000 instructions, 9 % of an authenticated read).
+    mac: Hmac<Sha256>,
 }
 
 /// Issues and verifies tokens; signs with the current key, verifies with
@@ -75,7 +80,7 @@ impl JwtTokens {
             .chain(previous.iter().map(String::as_str))
             .map(|s| Key {
                 kid: key_id(s),
-                decoding: DecodingKey::from_secret(s.as_bytes()),
+                mac: Hmac::new_from_slice(s.as_bytes()).expect("HMAC takes a key of any length"),
             })
             .collect();
         Self {
@@ -102,8 +107,9 @@ impl JwtTokens {
     ///
     /// `jsonwebtoken::decode` would parse the header three times and the
     /// claims twice (and build a verifier per call) on every request; here
-    /// the header is parsed once, the library checks the signature, and the
-    /// claims are read once into `Claims`, whose fields are all required.
+    /// the header is parsed once, the signature checked with the key's
+    /// prepared MAC, and the claims read once into `Claims`, whose fields
+    /// are all required.
     fn decode(&self, token: &str) -> Option<Claims> {
         let (message, signature) = token.rsplit_once('.')?;
         let (_, payload) = message.split_once('.')?;
@@ -124,14 +130,15 @@ impl JwtTokens {
         serde_json::from_slice(&json).ok()
     }
 
+    /// Whether `signature` (base64url, as in the token) is the HS256 MAC
+    /// of `message` under `key`, compared in constant time.
     fn signed_by(&self, key: &Key, message: &str, signature: &str) -> bool {
-        jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            &key.decoding,
-            Algorithm::HS256,
-        )
-        .unwrap_or(false)
+        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let mut mac = key.mac.clone();
+        mac.update(message.as_bytes());
+        mac.verify_slice(&signature).is_ok()
     }
 }
 
@@ -231,6 +238,39 @@ mod tests {
             Arc::new(clock.clone()),
             random_token_ids(),
         )
+    }
+
+    #[test]
+    fn only_the_exact_signature_verifies() {
+        let clock = ManualClock::starting_now();
+        let jwt = tokens("s1", &[], &clock);
+        let token = jwt.issue(UserId::new(7).unwrap(), sid()).token;
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        // The signature is jsonwebtoken's own (it signs), checked here.
+        let expected = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(b"s1"),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        assert_eq!(signature, expected);
+        let flipped = |c: char| if c == 'A' { 'B' } else { 'A' };
+        let mut bad = vec![
+            format!("{message}."),
+            format!("{message}.{}", &signature[..signature.len() - 1]),
+            format!("{message}.{signature}A"),
+            format!("{message}.{signature}="),
+            format!("{message}.!{}", &signature[1..]),
+        ];
+        for at in [0, signature.len() / 2, signature.len() - 1] {
+            let mut s: Vec<char> = signature.chars().collect();
+            s[at] = flipped(s[at]);
+            bad.push(format!("{message}.{}", s.into_iter().collect::<String>()));
+        }
+        for token in bad {
+            assert!(jwt.verify(&token).is_none(), "{token}");
+        }
+        assert!(jwt.verify(&token).is_some());
     }
 
     #[test]
