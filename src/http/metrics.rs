@@ -76,12 +76,16 @@ struct RouteStats {
 }
 
 impl RouteStats {
-    fn count(&mut self, method: &'static str, status: u16, seconds: f64) {
-        let key = (method, status);
+    /// Adds `n` requests answered `key` (method label, status).
+    fn add_requests(&mut self, key: (&'static str, u16), n: u64) {
         match self.requests.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => self.requests.push((key, 1)),
+            Some((_, total)) => *total += n,
+            None => self.requests.push((key, n)),
         }
+    }
+
+    fn count(&mut self, method: &'static str, status: u16, seconds: f64) {
+        self.add_requests((method, status), 1);
         if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
             self.buckets[i] += 1;
         }
@@ -91,11 +95,8 @@ impl RouteStats {
 
     /// Adds `other`'s counts to these.
     fn merge(&mut self, other: &Self) {
-        for (key, n) in &other.requests {
-            match self.requests.iter_mut().find(|(k, _)| k == key) {
-                Some((_, total)) => *total += n,
-                None => self.requests.push((*key, *n)),
-            }
+        for &(key, n) in &other.requests {
+            self.add_requests(key, n);
         }
         for (total, n) in self.buckets.iter_mut().zip(other.buckets) {
             *total += n;
